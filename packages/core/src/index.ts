@@ -1,1 +1,43 @@
-export const VERSION = '0.1.0'
+export { Cache, createCache } from './cache'
+export { toMs } from './duration'
+export { decodeEntry, encodeEntry } from './entry/envelope'
+export {
+  BusMessageRejectedError,
+  CacheClosedError,
+  CacheError,
+  CircuitOpenError,
+  DecodeError,
+  errors,
+  InvalidKeyError,
+  InvalidOptionError,
+  isCacheError,
+  LoaderTimeoutError,
+  LockTimeoutError,
+  SerializationError,
+  StoreTimeoutError,
+  StoreUnavailableError,
+  ValueTooLargeError,
+  WriteSkippedError,
+} from './errors'
+export { Keyspace, keySlot } from './keys'
+export { DEFAULT_CALL_OPTIONS, resolveCacheOptions, resolveCallOptions } from './options'
+
+export type { GetOptions } from './cache'
+export type { Duration } from './duration'
+export type { Entry } from './entry/envelope'
+export type { CacheErrorOptions, ErrorCode } from './errors'
+export type {
+  BreakerOptions,
+  BusOptions,
+  CacheOptions,
+  CallOptions,
+  ClusterConfig,
+  EarlyRefreshOptions,
+  L1Options,
+  LockOptions,
+  RedisInput,
+  ResolvedCacheOptions,
+  ResolvedCallOptions,
+  TimeoutOptions,
+} from './options'
+export type { CacheEventName, CacheEvents, CacheListener, Loader, LoaderContext, Tier } from './types'

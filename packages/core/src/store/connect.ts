@@ -1,0 +1,57 @@
+import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis'
+import type { ClusterConfig, RedisInput } from '../options'
+import { InvalidOptionError } from '../errors'
+import type { RedisClient } from './scripts'
+
+/** Full-jitter exponential backoff (AWS architecture blog), capped at 2 s. */
+export function fullJitter(attempt: number, base = 50, cap = 2_000): number {
+  return Math.floor(Math.random() * Math.min(cap, base * 2 ** Math.min(attempt, 16)))
+}
+
+const REDIS_DEFAULTS: RedisOptions = {
+  enableAutoPipelining: true,
+  maxRetriesPerRequest: 1,
+  retryStrategy: (times) => Math.max(10, fullJitter(times)),
+  connectTimeout: 2_000,
+}
+
+const CLUSTER_DEFAULTS: ClusterOptions = {
+  enableAutoPipelining: true,
+  clusterRetryStrategy: (times) => Math.max(10, fullJitter(times)),
+  retryDelayOnFailover: 100,
+  retryDelayOnClusterDown: 100,
+  retryDelayOnTryAgain: 100,
+  maxRedirections: 16,
+  slotsRefreshTimeout: 1_000,
+}
+
+export function isClientInstance(input: unknown): input is RedisClient {
+  return (
+    typeof input === 'object' &&
+    input !== null &&
+    typeof (input as { sendCommand?: unknown }).sendCommand === 'function' &&
+    typeof (input as { duplicate?: unknown }).duplicate === 'function'
+  )
+}
+
+/** Build (or adopt) the ioredis client. `owned` clients are closed by cache.close(); yours never are. */
+export function connectRedis(input: RedisInput): { client: RedisClient; owned: boolean } {
+  if (isClientInstance(input)) return { client: input, owned: false }
+  if (typeof input === 'string') {
+    if (!/^rediss?:\/\//.test(input)) {
+      throw new InvalidOptionError('redis', "a redis:// or rediss:// URL, ioredis options, { cluster: [...] } or a client", input)
+    }
+    return { client: new Redis(input, REDIS_DEFAULTS), owned: true }
+  }
+  if (typeof input === 'object' && input !== null) {
+    if ('cluster' in input) {
+      const { cluster: nodes, ...rest } = input as ClusterConfig
+      if (!Array.isArray(nodes) || nodes.length === 0) {
+        throw new InvalidOptionError('redis.cluster', 'a non-empty array of { host, port } startup nodes', nodes)
+      }
+      return { client: new Cluster(nodes, { ...CLUSTER_DEFAULTS, ...rest }), owned: true }
+    }
+    return { client: new Redis({ ...REDIS_DEFAULTS, ...(input as RedisOptions) }), owned: true }
+  }
+  throw new InvalidOptionError('redis', 'a URL, ioredis options, { cluster: [...] } or an ioredis client', input)
+}

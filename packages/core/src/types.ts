@@ -1,0 +1,48 @@
+import type { CacheError } from './errors'
+import type { Duration } from './duration'
+
+export type Tier = 'l1' | 'l2'
+
+/** What a loader receives. */
+export interface LoaderContext<T = unknown> {
+  /** The key being loaded (without prefix or namespace). */
+  readonly key: string
+  /** Fires at timeouts.hard (and when the cache closes). Pass it to fetch / your DB driver. */
+  readonly signal: AbortSignal
+  /** The stale value being replaced, if any. */
+  readonly stale: T | undefined
+  /** Override the fresh TTL for this result. */
+  setTtl(ttl: Duration): void
+  /** Override the tags for this result. */
+  setTags(tags: readonly string[]): void
+  /** Return the value but do not cache it. */
+  skip(): void
+}
+
+export type Loader<T> = (ctx: LoaderContext<T>) => T | Promise<T>
+
+export interface CacheEvents {
+  hit: { key: string; tier: Tier }
+  miss: { key: string; tier: Tier }
+  /** A stale value was served: while revalidating, because the loader failed or was slow, or another process holds the lock. */
+  stale: { key: string; tier: Tier; reason: 'revalidate' | 'error' | 'timeout' | 'lock' }
+  load: { key: string; duration: number; background: boolean }
+  'load:error': { key: string; duration: number; error: unknown }
+  write: { key: string; bytes: number; fenced: boolean }
+  'write:skipped': { key: string; reason: string; error: CacheError }
+  delete: { keys: readonly string[] }
+  expire: { keys: readonly string[] }
+  'lock:acquired': { key: string }
+  'lock:wait': { key: string; duration: number; outcome: 'value' | 'timeout' | 'takeover' }
+  'lock:timeout': { key: string; duration: number }
+  'lock:lost': { key: string }
+  'bus:published': { type: string; count: number }
+  'bus:received': { type: string; count: number }
+  'bus:rejected': { reason: string }
+  'bus:reconnected': { cleared: number }
+  'l1:evicted': { count: number }
+  error: { error: CacheError; key?: string | undefined; operation: string }
+}
+
+export type CacheEventName = keyof CacheEvents
+export type CacheListener<E extends CacheEventName> = (event: CacheEvents[E]) => void
