@@ -1,1 +1,32 @@
-export const VERSION = '0.1.0'
+export { DEFAULT_THRESHOLDS } from './checks'
+export type { CliIo } from './cli'
+export { EXIT, runCli, USAGE, VERSION } from './cli'
+export type { RedisTarget } from './connection'
+export { parseRedisUrl, redactUrl } from './connection'
+export { runDoctor, summarize } from './doctor'
+export type { CliErrorCode } from './errors'
+export { CliError, ConnectionError, isCliError, UsageError } from './errors'
+export {
+  formatDoctorJson,
+  formatDoctorText,
+  formatSlotRanges,
+  formatSummary,
+  formatTable,
+  formatTopologyJson,
+  formatTopologyText,
+} from './format'
+export { readTopology } from './topology'
+export type {
+  CheckId,
+  ConnectOptions,
+  DoctorOptions,
+  DoctorReport,
+  DoctorThresholds,
+  Finding,
+  Severity,
+  SeveritySummary,
+  SlotRange,
+  TopologyNode,
+  TopologyOptions,
+  TopologyReport,
+} from './types'

@@ -14,7 +14,17 @@ import { Guard } from './store/guard'
 import { MemoryStore } from './store/memory-store'
 import { RedisStore } from './store/redis-store'
 import type { Store } from './store/store'
+import { type CacheTraceContext, cacheTrace } from './tracing'
 import type { CacheEventName, CacheListener, Loader } from './types'
+
+export interface EntryInfo {
+  state: 'fresh' | 'stale' | 'gone'
+  createdAt: number
+  freshUntil: number
+  staleUntil: number
+  loadMs: number
+  tags: readonly string[]
+}
 
 export interface GetOptions {
   /** Return a stale value (past freshUntil, before staleUntil) instead of undefined. @default false */
@@ -70,10 +80,20 @@ export class Cache {
     } catch (err) {
       return Promise.reject(err)
     }
-    return this.#readThrough(this.#keys.entry(key), key, loader, o)
+    if (cacheTrace.hasSubscribers) {
+      const ctx: CacheTraceContext = { operation: 'getOrSet', key, prefix: this.#keys.prefix }
+      return cacheTrace.tracePromise(() => this.#readThrough(this.#keys.entry(key), key, loader, o, ctx), ctx)
+    }
+    return this.#readThrough(this.#keys.entry(key), key, loader, o, undefined)
   }
 
-  async #readThrough<T>(k: string, key: string, loader: Loader<T>, o: ResolvedCallOptions): Promise<T> {
+  async #readThrough<T>(
+    k: string,
+    key: string,
+    loader: Loader<T>,
+    o: ResolvedCallOptions,
+    trace: CacheTraceContext | undefined,
+  ): Promise<T> {
     const engine = this.#engine
     let entry: Entry | undefined
     try {
@@ -89,10 +109,15 @@ export class Cache {
       }
       if (now < entry.freshUntil) {
         engine.emit('hit', { key, tier: 'l2' })
+        if (trace !== undefined) Object.assign(trace, { tier: 'l2', result: 'hit' })
         engine.hooks.onWrite?.(k, entry)
         const beta = o.earlyRefreshBeta
         // XFetch: refresh early with probability rising as expiry nears, scaled by load time.
-        if (beta > 0 && entry.loadMs > 0 && now - entry.loadMs * beta * Math.log(Math.random()) >= entry.freshUntil) {
+        if (
+          beta > 0 &&
+          entry.loadMs > 0 &&
+          now - entry.loadMs * beta * Math.log(Math.random()) >= entry.freshUntil
+        ) {
           engine.refreshInBackground(k, key, loader, o, entry)
         }
         return entry.value as T
@@ -100,6 +125,7 @@ export class Cache {
       if (now < entry.staleUntil) {
         if (o.staleWhileRevalidate) {
           engine.emit('stale', { key, tier: 'l2', reason: 'revalidate' })
+          if (trace !== undefined) Object.assign(trace, { tier: 'l2', result: 'stale' })
           engine.refreshInBackground(k, key, loader, o, entry)
           return entry.value as T
         }
@@ -108,6 +134,7 @@ export class Cache {
       }
     }
     engine.emit('miss', { key, tier: 'l2' })
+    if (trace !== undefined) Object.assign(trace, { tier: 'loader', result: 'miss' })
     return engine.load(k, key, loader, o, undefined)
   }
 
@@ -141,6 +168,24 @@ export class Cache {
     return undefined
   }
 
+  /** Metadata of the stored entry (no value), for debugging: freshness deadlines, tags, load time. */
+  async inspect(key: string): Promise<EntryInfo | undefined> {
+    checkKey(key, this.#maxKey)
+    this.#open()
+    const e = await this.#engine.readEntry(this.#keys.entry(key), key)
+    if (e === undefined) return undefined
+    const now = Date.now()
+    const state = now < e.freshUntil ? 'fresh' : now < e.staleUntil ? 'stale' : 'gone'
+    return {
+      state,
+      createdAt: e.createdAt,
+      freshUntil: e.freshUntil,
+      staleUntil: e.staleUntil,
+      loadMs: e.loadMs,
+      tags: e.tags,
+    }
+  }
+
   /** True when a fresh entry exists. */
   async has(key: string): Promise<boolean> {
     checkKey(key, this.#maxKey)
@@ -162,13 +207,19 @@ export class Cache {
   async set<T>(key: string, value: T, options?: CallOptions): Promise<void> {
     checkKey(key, this.#maxKey)
     this.#open()
-    if (value === undefined) throw new InvalidKeyError('set() needs a value; undefined is never cached (use delete()).', key)
+    if (value === undefined)
+      throw new InvalidKeyError('set() needs a value; undefined is never cached (use delete()).', key)
     const o = options === undefined ? this.#call : this.#resolve(options)
     const engine = this.#engine
     const k = this.#keys.entry(key)
     const { entry, px } = engine.makeEntry(value, o, 0)
     const encoded = engine.tryEncode(key, entry)
     if (!Buffer.isBuffer(encoded)) throw encoded
+    const refused = engine.hooks.beforeWrite?.(k, key)
+    if (refused !== undefined) {
+      engine.skipped(key, 'write-guard', refused)
+      return
+    }
     try {
       await engine.guard.call('SET', key, () => engine.store.set(k, encoded, px))
     } catch (err) {
@@ -220,7 +271,11 @@ export class Cache {
 
   /** A view with its own keyspace (and option layer) over the same connections. */
   namespace(name: string, options?: CallOptions): Cache {
-    return new Cache(this.#engine, this.#keys.child(name), resolveCallOptions(this.#call, options, 'namespace options'))
+    return new Cache(
+      this.#engine,
+      this.#keys.child(name),
+      resolveCallOptions(this.#call, options, 'namespace options'),
+    )
   }
 
   on<E extends CacheEventName>(event: E, listener: CacheListener<E>): this {

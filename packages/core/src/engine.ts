@@ -28,17 +28,20 @@ export class LocalNotifier implements Notifier {
   #waiters = new Map<string, Set<() => void>>()
   wait(key: string, ms: number): Promise<void> {
     return new Promise((resolve) => {
-      let set = this.#waiters.get(key)
-      if (set === undefined) this.#waiters.set(key, (set = new Set()))
-      const waiters = set
+      let waiters = this.#waiters.get(key)
+      if (waiters === undefined) {
+        waiters = new Set()
+        this.#waiters.set(key, waiters)
+      }
+      const set = waiters
       const done = () => {
         clearTimeout(timer)
-        waiters.delete(done)
-        if (waiters.size === 0 && this.#waiters.get(key) === waiters) this.#waiters.delete(key)
+        set.delete(done)
+        if (set.size === 0 && this.#waiters.get(key) === set) this.#waiters.delete(key)
         resolve()
       }
       const timer = setTimeout(done, ms)
-      waiters.add(done)
+      set.add(done)
     })
   }
   notify(key: string): void {
@@ -56,6 +59,11 @@ export interface EngineHooks {
   onWrite?(entryKey: string, entry: Entry): void
   /** Entries were deleted or expired by this process. */
   onInvalidate?(type: 'delete' | 'expire', entryKeys: readonly string[]): void
+  /**
+   * Asked before every L2 entry write (the topology write guard plugs in here). Return an
+   * error to skip the write: the caller still gets its value, the skip is emitted.
+   */
+  beforeWrite?(entryKey: string, userKey: string): CacheError | undefined
   /** Is this entry invalidated by one of its tags? */
   tagInvalidated?(entry: Entry): boolean | Promise<boolean>
 }
@@ -149,7 +157,10 @@ export class Engine {
     if (!o.failOpen) {
       throw error.code === 'E_STORE_UNAVAILABLE'
         ? error
-        : new StoreUnavailableError(`Redis unavailable during ${operation}: ${error.message}`, { key, cause: error })
+        : new StoreUnavailableError(`Redis unavailable during ${operation}: ${error.message}`, {
+            key,
+            cause: error,
+          })
     }
   }
 
@@ -166,7 +177,13 @@ export class Engine {
   }
 
   /** Build the envelope for a value; the jitter factor spreads fresh and stale deadlines alike. */
-  makeEntry(value: unknown, o: ResolvedCallOptions, loadMs: number, ttlOverride = -1, tags?: readonly string[]) {
+  makeEntry(
+    value: unknown,
+    o: ResolvedCallOptions,
+    loadMs: number,
+    ttlOverride = -1,
+    tags?: readonly string[],
+  ) {
     const now = Date.now()
     const f = o.jitter > 0 ? 1 + o.jitter * (2 * Math.random() - 1) : 1
     const base = ttlOverride >= 0 ? ttlOverride : value === null && o.nullTtl >= 0 ? o.nullTtl : o.ttl
@@ -227,19 +244,33 @@ export class Engine {
   }
 
   /** A miss (or stale without revalidation): load under the fleet-wide lock. */
-  load<T>(k: string, userKey: string, loader: Loader<T>, o: ResolvedCallOptions, stale: Entry | undefined): Promise<T> {
+  load<T>(
+    k: string,
+    userKey: string,
+    loader: Loader<T>,
+    o: ResolvedCallOptions,
+    stale: Entry | undefined,
+  ): Promise<T> {
     return this.coalesce(k, () => this.#loadFleet(k, userKey, loader, o, stale))
   }
 
   /** Stale-while-revalidate / early refresh: at most one refresh per key, fleet-wide, never waiting. */
-  refreshInBackground<T>(k: string, userKey: string, loader: Loader<T>, o: ResolvedCallOptions, stale: Entry): void {
+  refreshInBackground<T>(
+    k: string,
+    userKey: string,
+    loader: Loader<T>,
+    o: ResolvedCallOptions,
+    stale: Entry,
+  ): void {
     if (this.inflight.has(k) || this.closed) return
     const p = this.coalesce(k, async () => {
       const token = newToken()
       const lockKey = `${k}:lock`
       let acquired: boolean
       try {
-        acquired = await this.guard.call('SET NX', userKey, () => this.store.acquireLock(lockKey, token, o.lockTtl))
+        acquired = await this.guard.call('SET NX', userKey, () =>
+          this.store.acquireLock(lockKey, token, o.lockTtl),
+        )
       } catch (err) {
         this.reportError(err as CacheError, 'lock', userKey)
         return stale.value as T
@@ -262,7 +293,9 @@ export class Engine {
     const token = newToken()
     let acquired: boolean
     try {
-      acquired = await this.guard.call('SET NX', userKey, () => this.store.acquireLock(lockKey, token, o.lockTtl))
+      acquired = await this.guard.call('SET NX', userKey, () =>
+        this.store.acquireLock(lockKey, token, o.lockTtl),
+      )
     } catch (err) {
       this.storeFailed(err, o, 'lock', userKey)
       // Redis is unreachable: nobody can coordinate; answer from the loader.
@@ -288,7 +321,13 @@ export class Engine {
     return this.#wait(k, userKey, loader, o, lockKey)
   }
 
-  async #wait<T>(k: string, userKey: string, loader: Loader<T>, o: ResolvedCallOptions, lockKey: string): Promise<T> {
+  async #wait<T>(
+    k: string,
+    userKey: string,
+    loader: Loader<T>,
+    o: ResolvedCallOptions,
+    lockKey: string,
+  ): Promise<T> {
     const started = Date.now()
     const deadline = started + o.lockWait
     let delay = POLL_START
@@ -308,7 +347,9 @@ export class Engine {
       const token = newToken()
       let acquired = false
       try {
-        acquired = await this.guard.call('SET NX', userKey, () => this.store.acquireLock(lockKey, token, o.lockTtl))
+        acquired = await this.guard.call('SET NX', userKey, () =>
+          this.store.acquireLock(lockKey, token, o.lockTtl),
+        )
       } catch (err) {
         this.storeFailed(err, o, 'lock', userKey)
         return this.#loadAsHolder(k, userKey, loader, o, undefined, '', false)
@@ -342,9 +383,11 @@ export class Engine {
 
   #release(lockKey: string, token: string, userKey: string): void {
     if (token === '') return
-    this.guard.call('DEL lock', userKey, () => this.store.releaseLock(lockKey, token)).catch((err) => {
-      this.reportError(err as CacheError, 'unlock', userKey)
-    })
+    this.guard
+      .call('DEL lock', userKey, () => this.store.releaseLock(lockKey, token))
+      .catch((err) => {
+        this.reportError(err as CacheError, 'unlock', userKey)
+      })
   }
 
   /**
@@ -408,7 +451,8 @@ export class Engine {
       if (stale !== undefined && Date.now() < stale.staleUntil) {
         // Stale-if-error, and keep it "fresh" for failSafeBackoff so a failing loader is not hammered.
         const until = Math.min(stale.staleUntil, Date.now() + o.failSafeBackoff)
-        this.guard
+        // Awaited so the next read sees the backoff (a first-use EVALSHA falls back to EVAL later).
+        await this.guard
           .call('EVALSHA', userKey, () => this.store.markStale(k, until))
           .catch((err) => this.reportError(err as CacheError, 'failsafe', userKey))
         this.emit('stale', { key: userKey, tier: 'l2', reason: 'error' })
@@ -425,7 +469,9 @@ export class Engine {
     }
     const { entry, px } = this.makeEntry(value, o, loadMs, ctx.ttl, ctx.tags)
     const bytes = this.encodeForStore(userKey, entry)
-    if (bytes === undefined) {
+    const refused = bytes === undefined ? undefined : this.hooks.beforeWrite?.(k, userKey)
+    if (refused !== undefined) this.skipped(userKey, 'write-guard', refused)
+    if (bytes === undefined || refused !== undefined) {
       this.#release(lockKey, token, userKey)
       return value
     }

@@ -112,10 +112,14 @@ export class SerializationError extends CacheError {
 /** Bytes read from Redis are not a Herdless entry. Read as a miss. */
 export class DecodeError extends CacheError {
   constructor(key: string, reason: string, cause?: unknown) {
-    super('E_DECODE', `Entry "${key}" in Redis is not a valid Herdless envelope (${reason}); treated as a miss.`, {
-      key,
-      cause,
-    })
+    super(
+      'E_DECODE',
+      `Entry "${key}" in Redis is not a valid Herdless envelope (${reason}); treated as a miss.`,
+      {
+        key,
+        cause,
+      },
+    )
   }
 }
 

@@ -1,6 +1,10 @@
+export type { EntryInfo, GetOptions } from './cache'
 export { Cache, createCache } from './cache'
+export type { Duration } from './duration'
 export { toMs } from './duration'
+export type { Entry } from './entry/envelope'
 export { decodeEntry, encodeEntry } from './entry/envelope'
+export type { CacheErrorOptions, ErrorCode } from './errors'
 export {
   BusMessageRejectedError,
   CacheClosedError,
@@ -20,12 +24,6 @@ export {
   WriteSkippedError,
 } from './errors'
 export { Keyspace, keySlot } from './keys'
-export { DEFAULT_CALL_OPTIONS, resolveCacheOptions, resolveCallOptions } from './options'
-
-export type { GetOptions } from './cache'
-export type { Duration } from './duration'
-export type { Entry } from './entry/envelope'
-export type { CacheErrorOptions, ErrorCode } from './errors'
 export type {
   BreakerOptions,
   BusOptions,
@@ -40,4 +38,7 @@ export type {
   ResolvedCallOptions,
   TimeoutOptions,
 } from './options'
+export { DEFAULT_CALL_OPTIONS, resolveCacheOptions, resolveCallOptions } from './options'
+export type { CacheTraceContext } from './tracing'
+export { cacheTrace } from './tracing'
 export type { CacheEventName, CacheEvents, CacheListener, Loader, LoaderContext, Tier } from './types'

@@ -23,7 +23,7 @@ export class Keyspace {
   }
 
   child(name: string): Keyspace {
-    if (typeof name !== 'string' || !/^[A-Za-z0-9_.\-]{1,64}$/.test(name) || RESERVED.has(name)) {
+    if (typeof name !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(name) || RESERVED.has(name)) {
       throw new InvalidOptionError(
         'namespace',
         `a name of 1-64 characters from A-Z a-z 0-9 _ . - (not ${[...RESERVED].join(', ')})`,
@@ -47,7 +47,8 @@ export class Keyspace {
 
   /** The user key back from an entry key of this namespace, or undefined if it is not one. */
   userKey(entryKey: string): string | undefined {
-    if (!entryKey.startsWith(this.base) || entryKey.charCodeAt(this.base.length) !== 123 /* { */) return undefined
+    if (!entryKey.startsWith(this.base) || entryKey.charCodeAt(this.base.length) !== 123 /* { */)
+      return undefined
     if (!entryKey.endsWith('}')) return undefined
     return entryKey.slice(this.base.length + 1, -1)
   }
@@ -70,7 +71,8 @@ export function escapeGlob(s: string): string {
 
 /** Cheap enough for every call: type, emptiness, length. */
 export function checkKey(key: unknown, maxLength: number): asserts key is string {
-  if (typeof key !== 'string') throw new InvalidKeyError(`Cache keys must be strings; got ${typeof key}.`, key)
+  if (typeof key !== 'string')
+    throw new InvalidKeyError(`Cache keys must be strings; got ${typeof key}.`, key)
   if (key.length === 0) throw new InvalidKeyError('Cache keys must not be empty.', key)
   if (key.length > maxLength) {
     throw new InvalidKeyError(`Key is ${key.length} characters, over maxKeyLength (${maxLength}).`, key)

@@ -247,7 +247,8 @@ export function resolveCallOptions(
       set('earlyRefreshBeta', beta)
     } else throw new InvalidOptionError('earlyRefresh', 'false or { beta: number }', er)
   }
-  if (layer.failSafeBackoff !== undefined) set('failSafeBackoff', toMs(layer.failSafeBackoff, 'failSafeBackoff'))
+  if (layer.failSafeBackoff !== undefined)
+    set('failSafeBackoff', toMs(layer.failSafeBackoff, 'failSafeBackoff'))
   if (layer.timeouts !== undefined) {
     const t = layer.timeouts
     if (typeof t !== 'object' || t === null) {
@@ -298,7 +299,11 @@ export function resolveCacheOptions(options: CacheOptions | undefined): Resolved
     throw new InvalidOptionError('lock.strategy', "'redis' or 'redlock'", strategy)
   }
   if (strategy === 'redlock' && (!Array.isArray(lock.clients) || lock.clients.length === 0)) {
-    throw new InvalidOptionError('lock.clients', 'a non-empty array of ioredis clients with redlock', lock.clients)
+    throw new InvalidOptionError(
+      'lock.clients',
+      'a non-empty array of ioredis clients with redlock',
+      lock.clients,
+    )
   }
   const callLayer: CallOptions = {}
   for (const k of CALL_KEYS) {
@@ -325,7 +330,8 @@ export function resolveCacheOptions(options: CacheOptions | undefined): Resolved
   let l1: ResolvedCacheOptions['l1'] = false
   if (o.l1 !== undefined && o.l1 !== false) {
     const l = o.l1 === true ? {} : o.l1
-    if (typeof l !== 'object' || l === null) throw new InvalidOptionError('l1', 'false, true or { max, maxBytes, ttl, clone }', l)
+    if (typeof l !== 'object' || l === null)
+      throw new InvalidOptionError('l1', 'false, true or { max, maxBytes, ttl, clone }', l)
     l1 = Object.freeze({
       max: l.max === undefined ? 10_000 : posInt(l.max, 'l1.max'),
       maxBytes: l.maxBytes === undefined ? 0 : nonNegInt(l.maxBytes, 'l1.maxBytes'),
@@ -336,7 +342,11 @@ export function resolveCacheOptions(options: CacheOptions | undefined): Resolved
 
   let bus: ResolvedCacheOptions['bus'] = false
   const busDefault = o.redis !== undefined && l1 !== false
-  if (o.bus === true || (o.bus === undefined && busDefault) || (typeof o.bus === 'object' && o.bus !== null)) {
+  if (
+    o.bus === true ||
+    (o.bus === undefined && busDefault) ||
+    (typeof o.bus === 'object' && o.bus !== null)
+  ) {
     const b: BusOptions = typeof o.bus === 'object' && o.bus !== null ? o.bus : {}
     const keys = b.signingKey === undefined ? [] : Array.isArray(b.signingKey) ? b.signingKey : [b.signingKey]
     const signingKeys = keys.map((k, i) => {
@@ -364,7 +374,8 @@ export function resolveCacheOptions(options: CacheOptions | undefined): Resolved
     lockStrategy: strategy,
     l1,
     bus,
-    memoryMaxEntries: o.memoryMaxEntries === undefined ? 100_000 : posInt(o.memoryMaxEntries, 'memoryMaxEntries'),
+    memoryMaxEntries:
+      o.memoryMaxEntries === undefined ? 100_000 : posInt(o.memoryMaxEntries, 'memoryMaxEntries'),
     call,
   })
 }
@@ -374,10 +385,12 @@ function bool(v: unknown, name: string): boolean {
   return v
 }
 function posInt(v: unknown, name: string): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new InvalidOptionError(name, 'an integer >= 1', v)
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1)
+    throw new InvalidOptionError(name, 'an integer >= 1', v)
   return v
 }
 function nonNegInt(v: unknown, name: string): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new InvalidOptionError(name, 'an integer >= 0', v)
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0)
+    throw new InvalidOptionError(name, 'an integer >= 0', v)
   return v
 }

@@ -1,5 +1,5 @@
-import type { CacheError } from './errors'
 import type { Duration } from './duration'
+import type { CacheError } from './errors'
 
 export type Tier = 'l1' | 'l2'
 

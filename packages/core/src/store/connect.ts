@@ -1,6 +1,6 @@
 import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis'
-import type { ClusterConfig, RedisInput } from '../options'
 import { InvalidOptionError } from '../errors'
+import type { ClusterConfig, RedisInput } from '../options'
 import type { RedisClient } from './scripts'
 
 /** Full-jitter exponential backoff (AWS architecture blog), capped at 2 s. */
@@ -39,7 +39,11 @@ export function connectRedis(input: RedisInput): { client: RedisClient; owned: b
   if (isClientInstance(input)) return { client: input, owned: false }
   if (typeof input === 'string') {
     if (!/^rediss?:\/\//.test(input)) {
-      throw new InvalidOptionError('redis', "a redis:// or rediss:// URL, ioredis options, { cluster: [...] } or a client", input)
+      throw new InvalidOptionError(
+        'redis',
+        'a redis:// or rediss:// URL, ioredis options, { cluster: [...] } or a client',
+        input,
+      )
     }
     return { client: new Redis(input, REDIS_DEFAULTS), owned: true }
   }
@@ -47,11 +51,19 @@ export function connectRedis(input: RedisInput): { client: RedisClient; owned: b
     if ('cluster' in input) {
       const { cluster: nodes, ...rest } = input as ClusterConfig
       if (!Array.isArray(nodes) || nodes.length === 0) {
-        throw new InvalidOptionError('redis.cluster', 'a non-empty array of { host, port } startup nodes', nodes)
+        throw new InvalidOptionError(
+          'redis.cluster',
+          'a non-empty array of { host, port } startup nodes',
+          nodes,
+        )
       }
       return { client: new Cluster(nodes, { ...CLUSTER_DEFAULTS, ...rest }), owned: true }
     }
     return { client: new Redis({ ...REDIS_DEFAULTS, ...(input as RedisOptions) }), owned: true }
   }
-  throw new InvalidOptionError('redis', 'a URL, ioredis options, { cluster: [...] } or an ioredis client', input)
+  throw new InvalidOptionError(
+    'redis',
+    'a URL, ioredis options, { cluster: [...] } or an ioredis client',
+    input,
+  )
 }

@@ -38,7 +38,12 @@ export class MemoryStore implements Store {
       this.#locks.delete(lockKey)
     } else {
       const cur = this.#data.get(key)
-      if (cur !== undefined && cur.length > HEADER_BYTES && cur[0] === MAGIC && cur.readDoubleBE(1) >= createdAt) {
+      if (
+        cur !== undefined &&
+        cur.length > HEADER_BYTES &&
+        cur[0] === MAGIC &&
+        cur.readDoubleBE(1) >= createdAt
+      ) {
         return 'fenced'
       }
     }

@@ -43,7 +43,11 @@ export class RedisStore implements Store {
     px: number,
     createdAt: number,
   ): Promise<WriteResult> {
-    const r = await WRITE_LOADED.run(this.client, [key, lockKey], [token, bytes, Math.max(1, Math.round(px)), createdAt])
+    const r = await WRITE_LOADED.run(
+      this.client,
+      [key, lockKey],
+      [token, bytes, Math.max(1, Math.round(px)), createdAt],
+    )
     return r === 1 ? 'written' : 'fenced'
   }
 
@@ -91,7 +95,9 @@ export class RedisStore implements Store {
 
   async setTagTimes(keys: readonly string[], time: number, px: number): Promise<void> {
     await Promise.all(
-      keys.map((k) => (px > 0 ? this.client.set(k, String(time), 'PX', px) : this.client.set(k, String(time)))),
+      keys.map((k) =>
+        px > 0 ? this.client.set(k, String(time), 'PX', px) : this.client.set(k, String(time)),
+      ),
     )
   }
 

@@ -14,7 +14,14 @@ export interface Store {
    * Write a loader's result. With `token` matching the lock: write and release in one step.
    * Otherwise (lock expired or stolen) write only if no newer entry (by createdAt) is there.
    */
-  writeLoaded(key: string, lockKey: string, token: string, bytes: Buffer, px: number, createdAt: number): Promise<WriteResult>
+  writeLoaded(
+    key: string,
+    lockKey: string,
+    token: string,
+    bytes: Buffer,
+    px: number,
+    createdAt: number,
+  ): Promise<WriteResult>
   delete(keys: readonly string[]): Promise<number>
   /** Rewrite freshUntil in place (keeps TTL and the LFU counter). False when the key is absent. */
   markStale(key: string, freshUntil: number): Promise<boolean>

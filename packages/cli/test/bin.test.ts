@@ -1,0 +1,90 @@
+/** The built binary, as a user runs it: exit codes, stdout/stderr, the shebang. */
+import { execFile, execFileSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { DoctorReport } from '../src/index'
+import { freePort, startRedis, type TestRedis } from './helpers'
+
+const packageDir = join(dirname(fileURLToPath(import.meta.url)), '..')
+const bin = join(packageDir, 'dist', 'bin.js')
+
+function run(file: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(file, args, { cwd: packageDir, timeout: 20_000 }, (error, stdout, stderr) => {
+      const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1
+      resolve({ code, stdout, stderr })
+    })
+  })
+}
+const herdless = (...args: string[]) => run(process.execPath, [bin, ...args])
+
+describe('the built herdless binary', () => {
+  let good: TestRedis
+  let bad: TestRedis
+  beforeAll(async () => {
+    execFileSync('pnpm', ['--filter', '@herdless/cli', 'build'], { cwd: packageDir, stdio: 'ignore' })
+    ;[good, bad] = await Promise.all([
+      startRedis({
+        args: ['--maxmemory', '100mb', '--maxmemory-policy', 'allkeys-lfu', '--maxmemory-samples', '10'],
+      }),
+      startRedis(),
+    ])
+  }, 120_000)
+  afterAll(async () => {
+    await good?.stop()
+    await bad?.stop()
+  })
+
+  it('starts with a node shebang and runs directly', async () => {
+    expect(readFileSync(bin, 'utf8').startsWith('#!/usr/bin/env node\n')).toBe(true)
+    const { code, stdout } = await run(bin, ['--version'])
+    expect(code).toBe(0)
+    expect(stdout.trim()).toMatch(/^\d+\.\d+\.\d+/)
+  })
+
+  it('exits 0 with a JSON report on a well-configured server', async () => {
+    const { code, stdout, stderr } = await herdless('doctor', good.url, '--json')
+    expect(stderr).toBe('')
+    expect(code).toBe(0)
+    const report = JSON.parse(stdout) as DoctorReport
+    expect(report.summary.fail).toBe(0)
+    expect(report.exitCode).toBe(0)
+  })
+
+  it('exits 1 on a misconfigured server', async () => {
+    const { code, stdout } = await herdless('doctor', bad.url, '--json')
+    expect(code).toBe(1)
+    const report = JSON.parse(stdout) as DoctorReport
+    expect(report.findings.filter((f) => f.severity === 'fail').map((f) => f.id)).toEqual([
+      'maxmemory',
+      'maxmemory-policy',
+    ])
+  })
+
+  it('exits 2 with a single stderr line when nothing listens', async () => {
+    const port = await freePort()
+    const { code, stdout, stderr } = await herdless('doctor', `redis://127.0.0.1:${port}`, '--json')
+    expect(code).toBe(2)
+    expect(stdout).toBe('')
+    expect(stderr.trimEnd().split('\n')).toEqual([
+      `herdless: cannot connect to 127.0.0.1:${port}: connect ECONNREFUSED 127.0.0.1:${port}`,
+    ])
+  })
+
+  it('exits 2 on a usage error, 0 on --help', async () => {
+    const usage = await herdless('doctor', good.url, '--bogus')
+    expect(usage.code).toBe(2)
+    expect(usage.stderr).toContain('--help')
+    const help = await herdless('--help')
+    expect(help.code).toBe(0)
+    expect(help.stdout).toContain('Usage: herdless <command> <redis-url>')
+  })
+
+  it('prints the topology table', async () => {
+    const { code, stdout } = await herdless('topology', good.url)
+    expect(code).toBe(0)
+    expect(stdout).toContain(`127.0.0.1:${good.port}  primary`)
+  })
+})

@@ -1,0 +1,18 @@
+import { sharedCluster } from '@herdless/test-utils'
+import { Cluster } from 'ioredis'
+import { afterAll } from 'vitest'
+import { cacheContract } from './contract'
+
+let raw: Cluster | undefined
+afterAll(async () => {
+  await raw?.quit()
+})
+
+cacheContract({
+  name: 'Redis Cluster (3 primaries + 3 replicas)',
+  options: () => ({ redis: { cluster: sharedCluster().startupNodes } }),
+  async writeRaw(key, bytes) {
+    raw ??= new Cluster(sharedCluster().startupNodes)
+    await raw.set(key, bytes)
+  },
+})

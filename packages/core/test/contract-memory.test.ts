@@ -1,0 +1,3 @@
+import { cacheContract } from './contract'
+
+cacheContract({ name: 'embedded memory store', options: () => ({}) })
