@@ -41,4 +41,13 @@ export type {
 export { DEFAULT_CALL_OPTIONS, resolveCacheOptions, resolveCallOptions } from './options'
 export type { CacheTraceContext } from './tracing'
 export { cacheTrace } from './tracing'
-export type { CacheEventName, CacheEvents, CacheListener, Loader, LoaderContext, Tier } from './types'
+export type {
+  CacheEventName,
+  CacheEvents,
+  CacheListener,
+  Loader,
+  LoaderContext,
+  Tier,
+  TopologyNode,
+  TopologySnapshot,
+} from './types'

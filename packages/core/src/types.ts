@@ -3,6 +3,35 @@ import type { CacheError } from './errors'
 
 export type Tier = 'l1' | 'l2'
 
+/** One Redis node as the topology monitor last saw it. */
+export interface TopologyNode {
+  id: string
+  address: string
+  role: 'primary' | 'replica'
+  primaryId?: string
+  /** Slot ranges served (primaries). */
+  slots: Array<[number, number]>
+  usedMemory: number
+  /** 0 when maxmemory is unset (ratio is then 0). */
+  maxMemory: number
+  /** usedMemory / maxMemory, 0 when maxMemory is 0. */
+  memoryRatio: number
+  fragmentationRatio: number
+  rss: number
+  reachable: boolean
+}
+
+/** What TopologyMonitor polls (CLUSTER INFO, CLUSTER SHARDS/NODES, INFO memory per node). */
+export interface TopologySnapshot {
+  at: number
+  mode: 'standalone' | 'cluster'
+  state: 'ok' | 'fail' | 'unknown'
+  slotsAssigned: number
+  slotsFail: number
+  slotsPfail: number
+  nodes: TopologyNode[]
+}
+
 /** What a loader receives. */
 export interface LoaderContext<T = unknown> {
   /** The key being loaded (without prefix or namespace). */
@@ -41,6 +70,12 @@ export interface CacheEvents {
   'bus:rejected': { reason: string }
   'bus:reconnected': { cleared: number }
   'l1:evicted': { count: number }
+  /** Every poll of the topology monitor. */
+  'topology:snapshot': { snapshot: TopologySnapshot }
+  'topology:changed': { snapshot: TopologySnapshot; previous: TopologySnapshot | undefined }
+  'topology:degraded': { snapshot: TopologySnapshot; reasons: string[] }
+  'topology:recovered': { snapshot: TopologySnapshot }
+  'topology:scale-needed': { snapshot: TopologySnapshot; node: TopologyNode; polls: number }
   error: { error: CacheError; key?: string | undefined; operation: string }
 }
 
