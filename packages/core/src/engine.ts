@@ -11,6 +11,7 @@ import {
   StoreUnavailableError,
   ValueTooLargeError,
 } from './errors'
+import { type LockProvider, StoreLock } from './lock/lock-provider'
 import type { ResolvedCacheOptions, ResolvedCallOptions } from './options'
 import type { Guard } from './store/guard'
 import type { Store } from './store/store'
@@ -112,6 +113,7 @@ const POLL_MAX = 400
 export class Engine {
   readonly store: Store
   readonly guard: Guard
+  lock: LockProvider
   readonly options: ResolvedCacheOptions
   readonly emitter = new EventEmitter({ captureRejections: false })
   readonly notifier = new LocalNotifier()
@@ -124,6 +126,7 @@ export class Engine {
   constructor(store: Store, guard: Guard, options: ResolvedCacheOptions) {
     this.store = store
     this.guard = guard
+    this.lock = new StoreLock(store)
     this.options = options
     this.emitter.setMaxListeners(0)
     this.emitter.on('newListener', (e: string) => this.#listening.add(e))
@@ -269,7 +272,7 @@ export class Engine {
       let acquired: boolean
       try {
         acquired = await this.guard.call('SET NX', userKey, () =>
-          this.store.acquireLock(lockKey, token, o.lockTtl),
+          this.lock.acquire(lockKey, token, o.lockTtl),
         )
       } catch (err) {
         this.reportError(err as CacheError, 'lock', userKey)
@@ -293,9 +296,7 @@ export class Engine {
     const token = newToken()
     let acquired: boolean
     try {
-      acquired = await this.guard.call('SET NX', userKey, () =>
-        this.store.acquireLock(lockKey, token, o.lockTtl),
-      )
+      acquired = await this.guard.call('SET NX', userKey, () => this.lock.acquire(lockKey, token, o.lockTtl))
     } catch (err) {
       this.storeFailed(err, o, 'lock', userKey)
       // Redis is unreachable: nobody can coordinate; answer from the loader.
@@ -348,7 +349,7 @@ export class Engine {
       let acquired = false
       try {
         acquired = await this.guard.call('SET NX', userKey, () =>
-          this.store.acquireLock(lockKey, token, o.lockTtl),
+          this.lock.acquire(lockKey, token, o.lockTtl),
         )
       } catch (err) {
         this.storeFailed(err, o, 'lock', userKey)
@@ -384,7 +385,7 @@ export class Engine {
   #release(lockKey: string, token: string, userKey: string): void {
     if (token === '') return
     this.guard
-      .call('DEL lock', userKey, () => this.store.releaseLock(lockKey, token))
+      .call('DEL lock', userKey, () => this.lock.release(lockKey, token))
       .catch((err) => {
         this.reportError(err as CacheError, 'unlock', userKey)
       })
@@ -476,9 +477,13 @@ export class Engine {
       return value
     }
     try {
+      // A same-slot lock is checked and released by the write itself; any other lock is
+      // released after a write fenced by createdAt alone.
+      const writeToken = this.lock.sameSlot ? token : ''
       const result = await this.guard.call('EVALSHA', userKey, () =>
-        this.store.writeLoaded(k, lockKey, token, bytes, px, entry.createdAt),
+        this.store.writeLoaded(k, lockKey, writeToken, bytes, px, entry.createdAt),
       )
+      if (!this.lock.sameSlot) this.#release(lockKey, token, userKey)
       this.emit('write', { key: userKey, bytes: bytes.length, fenced: result === 'fenced' })
       if (result === 'written') {
         this.notifier.notify(k)
@@ -494,7 +499,7 @@ export class Engine {
     const t = setInterval(
       () => {
         this.guard
-          .call('EVALSHA', userKey, () => this.store.extendLock(lockKey, token, ttl))
+          .call('EVALSHA', userKey, () => this.lock.extend(lockKey, token, ttl))
           .then((ok) => {
             if (!ok) {
               clearInterval(t)
