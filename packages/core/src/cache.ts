@@ -1,7 +1,9 @@
-import { Engine } from './engine'
-import type { Entry } from './entry/envelope'
-import { CacheClosedError, InvalidKeyError, isCacheError } from './errors'
-import { checkKey, Keyspace } from './keys'
+import { Coherence } from './bus/coherence'
+import { Engine, newToken } from './engine'
+import { decodeEntry, type Entry } from './entry/envelope'
+import { CacheClosedError, type CacheError, InvalidKeyError, isCacheError } from './errors'
+import { checkKey, escapeGlob, Keyspace } from './keys'
+import { L1Cache } from './l1/l1-cache'
 import {
   type CacheOptions,
   type CallOptions,
@@ -14,8 +16,10 @@ import { Guard } from './store/guard'
 import { MemoryStore } from './store/memory-store'
 import { RedisStore } from './store/redis-store'
 import type { Store } from './store/store'
+import { startTopology, stopTopology, topologyOf } from './topology/attach'
+import type { WriteGuardStats } from './topology/write-guard'
 import { type CacheTraceContext, cacheTrace } from './tracing'
-import type { CacheEventName, CacheListener, Loader } from './types'
+import type { CacheEventName, CacheListener, Loader, TopologySnapshot } from './types'
 
 export interface EntryInfo {
   state: 'fresh' | 'stale' | 'gone'
@@ -41,6 +45,7 @@ export class Cache {
   readonly #call: ResolvedCallOptions
   readonly #maxKey: number
   readonly #resolved = new WeakMap<CallOptions, ResolvedCallOptions>()
+  readonly #co: Coherence
 
   /** @internal use createCache() */
   constructor(engine: Engine, keys: Keyspace, call: ResolvedCallOptions) {
@@ -48,6 +53,14 @@ export class Cache {
     this.#keys = keys
     this.#call = call
     this.#maxKey = engine.options.maxKeyLength
+    const co = engine.coherence
+    if (co === undefined) throw new Error('internal: engine has no coherence layer')
+    this.#co = co
+  }
+
+  /** Entries currently held in this process's L1 tier (0 without L1). */
+  get l1Size(): number {
+    return this.#co.l1?.size ?? 0
   }
 
   /** The store behind L2: 'memory' (embedded) or 'redis'. */
@@ -58,6 +71,16 @@ export class Cache {
   /** The prefix every key and channel of this cache begins with. */
   get prefix(): string {
     return this.#keys.prefix
+  }
+
+  /** The topology monitor's latest snapshot (`topology` option, Redis L2), else undefined. */
+  get topology(): TopologySnapshot | undefined {
+    return topologyOf(this.#engine)?.monitor.snapshot
+  }
+
+  /** Write-guard figures (`writeGuard` option): the ratio and how many writes it skipped. */
+  get writeGuard(): WriteGuardStats | undefined {
+    return topologyOf(this.#engine)?.guard
   }
 
   /** Full Redis key of an entry (for debugging and tests). */
@@ -80,11 +103,32 @@ export class Cache {
     } catch (err) {
       return Promise.reject(err)
     }
+    const k = this.#keys.entry(key)
+    const co = this.#co
+    if (co.l1 !== undefined && co.l1Usable && !o.skipL1) {
+      const item = co.l1.get(k)
+      if (item !== undefined) {
+        const now = Date.now()
+        if (now < item.until && (item.tags.length === 0 || co.tagStaleSync(item, k) === false)) {
+          const engine = this.#engine
+          engine.emit('hit', { key, tier: 'l1' })
+          const beta = o.earlyRefreshBeta
+          if (
+            beta > 0 &&
+            item.loadMs > 0 &&
+            now - item.loadMs * beta * Math.log(Math.random()) >= item.freshUntil
+          ) {
+            engine.refreshInBackground(k, key, loader, o, item as unknown as Entry)
+          }
+          return Promise.resolve(this.#out(item.value) as T)
+        }
+      }
+    }
     if (cacheTrace.hasSubscribers) {
       const ctx: CacheTraceContext = { operation: 'getOrSet', key, prefix: this.#keys.prefix }
-      return cacheTrace.tracePromise(() => this.#readThrough(this.#keys.entry(key), key, loader, o, ctx), ctx)
+      return cacheTrace.tracePromise(() => this.#readThrough(k, key, loader, o, ctx), ctx)
     }
-    return this.#readThrough(this.#keys.entry(key), key, loader, o, undefined)
+    return this.#readThrough(k, key, loader, o, undefined)
   }
 
   async #readThrough<T>(
@@ -103,14 +147,16 @@ export class Cache {
     }
     if (entry !== undefined) {
       const now = Date.now()
-      const tagged = entry.tags.length > 0 && engine.hooks.tagInvalidated !== undefined
-      if (tagged && (await engine.hooks.tagInvalidated?.(entry))) {
-        entry.freshUntil = 0
+      if (entry.tags.length > 0 && (await this.#co.tagInvalidated(entry, k))) {
+        // Invalidated by tag: load now (no stale-while-revalidate), keeping the old value
+        // only as a fallback should the loader fail.
+        engine.emit('miss', { key, tier: 'l2' })
+        return engine.load(k, key, loader, o, entry)
       }
       if (now < entry.freshUntil) {
         engine.emit('hit', { key, tier: 'l2' })
         if (trace !== undefined) Object.assign(trace, { tier: 'l2', result: 'hit' })
-        engine.hooks.onWrite?.(k, entry)
+        if (!o.skipL1) this.#co.onFill(k, entry)
         const beta = o.earlyRefreshBeta
         // XFetch: refresh early with probability rising as expiry nears, scaled by load time.
         if (
@@ -143,9 +189,15 @@ export class Cache {
     checkKey(key, this.#maxKey)
     this.#open()
     const engine = this.#engine
+    const k = this.#keys.entry(key)
+    const item = this.#l1Item(k)
+    if (item !== undefined) {
+      engine.emit('hit', { key, tier: 'l1' })
+      return this.#out(item.value) as T
+    }
     let entry: Entry | undefined
     try {
-      entry = await engine.readEntry(this.#keys.entry(key), key)
+      entry = await engine.readEntry(k, key)
     } catch (err) {
       engine.storeFailed(err, this.#call, 'get', key)
       return undefined
@@ -155,9 +207,14 @@ export class Cache {
       return undefined
     }
     const now = Date.now()
-    const invalid = entry.tags.length > 0 && (await engine.hooks.tagInvalidated?.(entry)) === true
-    if (now < entry.freshUntil && !invalid) {
+    const invalid = entry.tags.length > 0 && (await this.#co.tagInvalidated(entry, k))
+    if (invalid) {
+      engine.emit('miss', { key, tier: 'l2' })
+      return undefined
+    }
+    if (now < entry.freshUntil) {
       engine.emit('hit', { key, tier: 'l2' })
+      this.#co.onFill(k, entry)
       return entry.value as T
     }
     if (options?.allowStale === true && now < entry.staleUntil) {
@@ -193,7 +250,7 @@ export class Cache {
     try {
       const e = await this.#engine.readEntry(this.#keys.entry(key), key)
       if (e === undefined || Date.now() >= e.freshUntil) return false
-      return !(e.tags.length > 0 && (await this.#engine.hooks.tagInvalidated?.(e)) === true)
+      return !(e.tags.length > 0 && (await this.#co.tagInvalidated(e, this.#keys.entry(key))))
     } catch (err) {
       this.#engine.storeFailed(err, this.#call, 'has', key)
       return false
@@ -215,6 +272,7 @@ export class Cache {
     const { entry, px } = engine.makeEntry(value, o, 0)
     const encoded = engine.tryEncode(key, entry)
     if (!Buffer.isBuffer(encoded)) throw encoded
+    entry.size = encoded.length
     const refused = engine.hooks.beforeWrite?.(k, key)
     if (refused !== undefined) {
       engine.skipped(key, 'write-guard', refused)
@@ -269,6 +327,184 @@ export class Cache {
     return n
   }
 
+  /**
+   * Invalidate every entry carrying one of `tags`: O(1) per tag (a timestamp under
+   * `<prefix>:tag:{tag}` compared with each entry's createdAt on read), no SCAN. The next read
+   * of such an entry loads anew; the old value stays only as a fallback if the loader fails.
+   */
+  async invalidateTags(tags: string | readonly string[]): Promise<void> {
+    this.#open()
+    const list = typeof tags === 'string' ? [tags] : Array.isArray(tags) ? [...tags] : undefined
+    if (
+      list === undefined ||
+      !list.every((t) => typeof t === 'string' && t.length > 0 && t.length <= this.#maxKey)
+    ) {
+      throw new InvalidKeyError('invalidateTags needs a tag or an array of non-empty string tags.', tags)
+    }
+    const engine = this.#engine
+    const tagKeys = list.map((t) => this.#keys.tag(t))
+    const now = Date.now()
+    try {
+      // Tag times never expire: an older entry must not become valid again.
+      await engine.guard.call('SET tags', undefined, () => engine.store.setTagTimes(tagKeys, now, 0))
+    } catch (err) {
+      engine.storeFailed(err, this.#call, 'invalidateTags')
+    }
+    this.#co.tagsInvalidated(tagKeys, now)
+  }
+
+  /**
+   * Delete every entry of this namespace whose key matches a Redis glob (`user:*`), with
+   * SCAN + UNLINK on every primary in bounded batches. Resolves to the number deleted.
+   */
+  async invalidatePattern(pattern: string): Promise<number> {
+    this.#open()
+    if (typeof pattern !== 'string' || pattern.length === 0 || pattern.length > this.#maxKey) {
+      throw new InvalidKeyError('invalidatePattern needs a non-empty glob string.', pattern)
+    }
+    return this.#deleteMatching('pattern', this.#keys.scanPattern(pattern))
+  }
+
+  /** Remove every key of this namespace (entries, locks, tag times) on every primary. */
+  async clear(): Promise<number> {
+    this.#open()
+    return this.#deleteMatching('clear', `${escapeGlob(this.#keys.base)}*`)
+  }
+
+  async #deleteMatching(type: 'clear' | 'pattern', full: string): Promise<number> {
+    const engine = this.#engine
+    let n = 0
+    try {
+      // A scan of a large keyspace outlasts redisTimeout by design: not bounded by the guard's deadline.
+      n = await engine.store.deleteMatching(full, 500)
+    } catch (err) {
+      engine.storeFailed(err, this.#call, type)
+    }
+    this.#co.patternInvalidated(type, full)
+    return n
+  }
+
+  /** Fresh values for many keys: L1 first, then one round trip per node. Missing → undefined. */
+  async getMany<T = unknown>(keys: readonly string[]): Promise<Array<T | undefined>> {
+    const list = this.#keyList(keys)
+    const entries = await this.#readMany(list)
+    const now = Date.now()
+    return entries.map((e) => (e !== undefined && now < e.freshUntil ? (e.value as T) : undefined))
+  }
+
+  /**
+   * getOrSet for many keys: hits come from L1/L2 in one round trip per node; the misses this
+   * process wins the lock for are loaded with ONE `batchLoader` call; misses another process
+   * is loading are awaited like getOrSet waiters. `batchLoader` returns values aligned with
+   * the keys it was given (undefined = do not cache).
+   */
+  async getOrSetMany<T>(
+    keys: readonly string[],
+    batchLoader: (keys: string[]) => Promise<ReadonlyArray<T | undefined>> | ReadonlyArray<T | undefined>,
+    options?: CallOptions,
+  ): Promise<Array<T | undefined>> {
+    const list = this.#keyList(keys)
+    if (typeof batchLoader !== 'function')
+      throw new InvalidKeyError('getOrSetMany needs a batch loader function.', '')
+    const o = options === undefined ? this.#call : this.#resolve(options)
+    const engine = this.#engine
+    const entries = await this.#readMany(list)
+    const now = Date.now()
+    const out: Array<T | undefined> = new Array<T | undefined>(list.length).fill(undefined)
+    const misses: number[] = []
+    entries.forEach((e, i) => {
+      if (e !== undefined && now < e.freshUntil) out[i] = e.value as T
+      else misses.push(i)
+    })
+    if (misses.length === 0) return out
+    const tokens = new Map<number, string>()
+    await Promise.all(
+      misses.map(async (i) => {
+        const k = this.#keys.entry(list[i] as string)
+        const token = newToken()
+        try {
+          if (
+            await engine.guard.call('SET NX', list[i], () =>
+              engine.lock.acquire(`${k}:lock`, token, o.lockTtl),
+            )
+          ) {
+            tokens.set(i, token)
+          }
+        } catch (err) {
+          engine.storeFailed(err, o, 'lock', list[i])
+          tokens.set(i, '')
+        }
+      }),
+    )
+    const mine = misses.filter((i) => tokens.has(i))
+    if (mine.length > 0) {
+      const started = Date.now()
+      const values = await batchLoader(mine.map((i) => list[i] as string))
+      const loadMs = Date.now() - started
+      if (!Array.isArray(values) || values.length !== mine.length) {
+        throw new InvalidKeyError(
+          `getOrSetMany's batch loader must return ${mine.length} values, aligned with its keys.`,
+          '',
+        )
+      }
+      await Promise.all(
+        mine.map(async (i, j) => {
+          const key = list[i] as string
+          const value = values[j] as T | undefined
+          out[i] = value
+          await engine.storeLoaded(this.#keys.entry(key), key, value, o, loadMs, tokens.get(i) ?? '')
+        }),
+      )
+    }
+    const theirs = misses.filter((i) => !tokens.has(i))
+    await Promise.all(
+      theirs.map(async (i) => {
+        const key = list[i] as string
+        out[i] = await engine.load(
+          this.#keys.entry(key),
+          key,
+          async () => (await batchLoader([key]))[0] as T,
+          o,
+          entries[i],
+        )
+      }),
+    )
+    return out
+  }
+
+  async #readMany(list: readonly string[]): Promise<Array<Entry | undefined>> {
+    const engine = this.#engine
+    const out: Array<Entry | undefined> = new Array<Entry | undefined>(list.length).fill(undefined)
+    const need: number[] = []
+    list.forEach((key, i) => {
+      const item = this.#l1Item(this.#keys.entry(key))
+      if (item !== undefined) out[i] = item as unknown as Entry
+      else need.push(i)
+    })
+    if (need.length === 0) return out
+    const full = need.map((i) => this.#keys.entry(list[i] as string))
+    let raw: Array<Buffer | null> = []
+    try {
+      raw = await engine.guard.call('MGET', list[0], () => engine.store.getMany(full))
+    } catch (err) {
+      engine.storeFailed(err, this.#call, 'getMany', list[0])
+      return out
+    }
+    need.forEach((i, j) => {
+      const bytes = raw[j]
+      if (bytes === null || bytes === undefined) return
+      const key = list[i] as string
+      try {
+        const e = decodeEntry(key, bytes)
+        out[i] = e
+        this.#co.onFill(full[j] as string, e)
+      } catch (err) {
+        engine.reportError(err as CacheError, 'decode', key)
+      }
+    })
+    return out
+  }
+
   /** A view with its own keyspace (and option layer) over the same connections. */
   namespace(name: string, options?: CallOptions): Cache {
     return new Cache(
@@ -300,7 +536,24 @@ export class Cache {
     engine.closed = true
     engine.notifier.wakeAll()
     await Promise.allSettled([...engine.background])
+    await stopTopology(engine)
+    await engine.coherence?.close()
     await engine.store.close()
+  }
+
+  /** A fresh, usable L1 item (tag-checked), or undefined. */
+  #l1Item(k: string) {
+    const co = this.#co
+    if (co.l1 === undefined || !co.l1Usable) return undefined
+    const item = co.l1.get(k)
+    if (item === undefined || Date.now() >= item.until) return undefined
+    if (item.tags.length > 0 && co.tagStaleSync(item, k) !== false) return undefined
+    return item
+  }
+
+  #out(value: unknown): unknown {
+    const l1 = this.#engine.options.l1
+    return l1 !== false && l1.clone ? structuredClone(value) : value
   }
 
   #resolve(options: CallOptions): ResolvedCallOptions {
@@ -343,6 +596,14 @@ export function createCache(options?: CacheOptions): Cache {
     guard = new Guard(resolved.redisTimeout, resolved.breakerThreshold, resolved.breakerCooldown)
   }
   const engine = new Engine(store, guard, resolved)
+  const l1 =
+    resolved.l1 === false ? undefined : new L1Cache(resolved.l1.max, resolved.l1.maxBytes, resolved.l1.ttl)
+  const coherence = new Coherence(engine, l1, store instanceof RedisStore ? store.client : undefined)
+  engine.coherence = coherence
+  engine.hooks = coherence
+  const topology = store instanceof RedisStore ? startTopology(engine, store.client) : undefined
+  const writeGuard = topology?.guard
+  if (writeGuard !== undefined) engine.hooks.beforeWrite = (k, userKey) => writeGuard.check(k, userKey)
   if (store instanceof RedisStore && isOwned(options)) {
     // ioredis logs unhandled 'error' events loudly; route them to ours.
     store.client.on('error', (err: unknown) => {

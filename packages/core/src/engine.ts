@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
+import type { Coherence } from './bus/coherence'
 import { toMs } from './duration'
 import { decodeEntry, type Entry, encodeEntry } from './entry/envelope'
 import {
@@ -58,6 +59,8 @@ export class LocalNotifier implements Notifier {
 export interface EngineHooks {
   /** An entry was written to L2 by this process (after the write). */
   onWrite?(entryKey: string, entry: Entry): void
+  /** An entry was read fresh from L2 (fills L1). */
+  onFill?(entryKey: string, entry: Entry): void
   /** Entries were deleted or expired by this process. */
   onInvalidate?(type: 'delete' | 'expire', entryKeys: readonly string[]): void
   /**
@@ -65,8 +68,8 @@ export interface EngineHooks {
    * error to skip the write: the caller still gets its value, the skip is emitted.
    */
   beforeWrite?(entryKey: string, userKey: string): CacheError | undefined
-  /** Is this entry invalidated by one of its tags? */
-  tagInvalidated?(entry: Entry): boolean | Promise<boolean>
+  /** Is this entry (stored under entryKey) invalidated by one of its tags? */
+  tagInvalidated?(entry: Entry, entryKey: string): boolean | Promise<boolean>
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] }
@@ -120,6 +123,8 @@ export class Engine {
   readonly inflight = new Map<string, Promise<unknown>>()
   readonly background = new Set<Promise<unknown>>()
   hooks: EngineHooks = {}
+  /** L1 + bus + tag times; set by createCache before any Cache view exists. */
+  coherence: Coherence | undefined
   closed = false
   #listening = new Set<string>()
 
@@ -306,10 +311,16 @@ export class Engine {
       this.emit('lock:acquired', { key: userKey })
       // Another holder may have written it between our read and our lock.
       const again = await this.#tryRead(k, userKey)
-      if (again !== undefined && Date.now() < again.freshUntil && !(await this.#tagStale(again))) {
+      // Only something written since our read counts: the entry we came in with may be
+      // "fresh" by its clock yet invalidated by a tag.
+      if (
+        again !== undefined &&
+        Date.now() < again.freshUntil &&
+        (stale === undefined || again.createdAt > stale.createdAt)
+      ) {
         this.#release(lockKey, token, userKey)
         this.emit('hit', { key: userKey, tier: 'l2' })
-        this.hooks.onWrite?.(k, again)
+        this.hooks.onFill?.(k, again)
         return again.value as T
       }
       return this.#loadAsHolder(k, userKey, loader, o, stale ?? again, token, false)
@@ -375,11 +386,6 @@ export class Engine {
       this.reportError(err as CacheError, 'read', userKey)
       return undefined
     }
-  }
-
-  async #tagStale(e: Entry): Promise<boolean> {
-    const check = this.hooks.tagInvalidated
-    return e.tags.length > 0 && check !== undefined ? await check(e) : false
   }
 
   #release(lockKey: string, token: string, userKey: string): void {
@@ -468,14 +474,38 @@ export class Engine {
       this.#release(lockKey, token, userKey)
       return value
     }
-    const { entry, px } = this.makeEntry(value, o, loadMs, ctx.ttl, ctx.tags)
+    await this.storeLoaded(k, userKey, value, o, loadMs, token, ctx.ttl, ctx.tags)
+    return value
+  }
+
+  /**
+   * Store a loaded value as the holder of `token` ('' = no lock): one fenced write that also
+   * releases a same-slot lock; then notify waiters, fill L1 and publish.
+   */
+  async storeLoaded(
+    k: string,
+    userKey: string,
+    value: unknown,
+    o: ResolvedCallOptions,
+    loadMs: number,
+    token: string,
+    ttlOverride = -1,
+    tags?: readonly string[],
+  ): Promise<void> {
+    const lockKey = `${k}:lock`
+    if (value === undefined || this.closed) {
+      this.#release(lockKey, token, userKey)
+      return
+    }
+    const { entry, px } = this.makeEntry(value, o, loadMs, ttlOverride, tags)
     const bytes = this.encodeForStore(userKey, entry)
     const refused = bytes === undefined ? undefined : this.hooks.beforeWrite?.(k, userKey)
     if (refused !== undefined) this.skipped(userKey, 'write-guard', refused)
     if (bytes === undefined || refused !== undefined) {
       this.#release(lockKey, token, userKey)
-      return value
+      return
     }
+    entry.size = bytes.length
     try {
       // A same-slot lock is checked and released by the write itself; any other lock is
       // released after a write fenced by createdAt alone.
@@ -492,7 +522,6 @@ export class Engine {
     } catch (err) {
       this.reportError(err as CacheError, 'write', userKey)
     }
-    return value
   }
 
   #keepLock(lockKey: string, token: string, userKey: string, ttl: number): NodeJS.Timeout {

@@ -1,5 +1,14 @@
 export type { EntryInfo, GetOptions } from './cache'
 export { Cache, createCache } from './cache'
+export type {
+  AsyncMethod,
+  AsyncMethodDecorator,
+  CachedOptions,
+  CacheSource,
+  InvalidatesOptions,
+  InvalidationTarget,
+} from './decorators'
+export { cached, invalidates, methodKey, stableHash } from './decorators'
 export type { Duration } from './duration'
 export { toMs } from './duration'
 export type { Entry } from './entry/envelope'
@@ -37,8 +46,14 @@ export type {
   ResolvedCacheOptions,
   ResolvedCallOptions,
   TimeoutOptions,
+  TopologyOptions,
+  WriteGuardOptions,
 } from './options'
 export { DEFAULT_CALL_OPTIONS, resolveCacheOptions, resolveCallOptions } from './options'
+export type { TopologyEventName, TopologyMonitorOptions } from './topology/monitor'
+export { degradedReasons, TopologyMonitor } from './topology/monitor'
+export type { WriteGuardStats } from './topology/write-guard'
+export { WriteGuard } from './topology/write-guard'
 export type { CacheTraceContext } from './tracing'
 export { cacheTrace } from './tracing'
 export type {

@@ -45,6 +45,11 @@ export class Keyspace {
     return `${this.base}tag:{${tag}}`
   }
 
+  /** The tag key of `tag` in the namespace an entry key belongs to (its base has no `{`). */
+  static tagOf(entryKey: string, tag: string): string {
+    return `${entryKey.slice(0, entryKey.indexOf('{'))}tag:{${tag}}`
+  }
+
   /** The user key back from an entry key of this namespace, or undefined if it is not one. */
   userKey(entryKey: string): string | undefined {
     if (!entryKey.startsWith(this.base) || entryKey.charCodeAt(this.base.length) !== 123 /* { */)

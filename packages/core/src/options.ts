@@ -112,10 +112,30 @@ export interface CacheOptions extends Omit<CallOptions, 'lock' | 'skipL1'> {
   maxValueBytes?: number
   /** In-process tier; false (default) to disable. @example l1: { max: 10_000 } */
   l1?: L1Options | boolean
-  /** Invalidation bus; on by default with Redis + L1. */
+  /** Invalidation bus (Pub/Sub): L1 coherence and lock-waiter wake-ups. On by default with Redis. */
   bus?: BusOptions | boolean
   /** Memory store capacity (embedded default only). @default 100_000 */
   memoryMaxEntries?: number
+  /**
+   * Topology monitor (Redis only): polls CLUSTER INFO / CLUSTER NODES / INFO memory and emits
+   * `topology:*` events. Off by default. @example topology: { pollInterval: '5s' }
+   */
+  topology?: TopologyOptions | boolean
+  /**
+   * Skip L2 writes to a primary above `maxMemoryRatio` of its maxmemory (judged from the
+   * monitor's last poll; turns the monitor on). Off by default. @example writeGuard: { maxMemoryRatio: 0.85 }
+   */
+  writeGuard?: WriteGuardOptions | boolean
+}
+
+export interface TopologyOptions {
+  /** Time between polls. @default '5s' */
+  pollInterval?: Duration
+}
+
+export interface WriteGuardOptions {
+  /** `used_memory / maxmemory` above which writes to that node are skipped. @default 0.85 */
+  maxMemoryRatio?: number
 }
 
 /** What the engine reads: every duration in ms, every default filled. Frozen. */
@@ -148,6 +168,8 @@ export interface ResolvedCacheOptions {
   readonly l1: false | { max: number; maxBytes: number; ttl: number; clone: boolean }
   readonly bus: false | { signingKeys: Buffer[]; sharded: boolean; channels: number; maxAge: number }
   readonly memoryMaxEntries: number
+  readonly topology: false | { readonly pollInterval: number }
+  readonly writeGuard: false | { readonly maxMemoryRatio: number }
   readonly call: ResolvedCallOptions
 }
 
@@ -194,6 +216,8 @@ const CACHE_KEYS = new Set<string>([
   'l1',
   'bus',
   'memoryMaxEntries',
+  'topology',
+  'writeGuard',
 ])
 
 /**
@@ -341,7 +365,8 @@ export function resolveCacheOptions(options: CacheOptions | undefined): Resolved
   }
 
   let bus: ResolvedCacheOptions['bus'] = false
-  const busDefault = o.redis !== undefined && l1 !== false
+  // On with Redis: it carries L1 invalidations and wakes lock waiters in other processes.
+  const busDefault = o.redis !== undefined
   if (
     o.bus === true ||
     (o.bus === undefined && busDefault) ||
@@ -376,8 +401,55 @@ export function resolveCacheOptions(options: CacheOptions | undefined): Resolved
     bus,
     memoryMaxEntries:
       o.memoryMaxEntries === undefined ? 100_000 : posInt(o.memoryMaxEntries, 'memoryMaxEntries'),
+    ...resolveTopology(o.topology, o.writeGuard),
     call,
   })
+}
+
+/** `topology` and `writeGuard`; the guard reads the monitor's figures, so it turns the monitor on. */
+function resolveTopology(t: unknown, g: unknown): Pick<ResolvedCacheOptions, 'topology' | 'writeGuard'> {
+  const topoLayer = optionObject(t, 'topology', ['pollInterval'], '{ pollInterval }')
+  const guardLayer = optionObject(g, 'writeGuard', ['maxMemoryRatio'], '{ maxMemoryRatio }')
+  let writeGuard: ResolvedCacheOptions['writeGuard'] = false
+  if (guardLayer !== undefined) {
+    if (t === false) {
+      throw new InvalidOptionError(
+        'writeGuard',
+        'off while topology is false (the guard reads the monitor)',
+        g,
+      )
+    }
+    const r = guardLayer.maxMemoryRatio ?? 0.85
+    if (typeof r !== 'number' || !(r > 0 && r <= 1)) {
+      throw new InvalidOptionError('writeGuard.maxMemoryRatio', 'a number in (0, 1], e.g. 0.85', r)
+    }
+    writeGuard = Object.freeze({ maxMemoryRatio: r })
+  }
+  if (topoLayer === undefined && writeGuard === false) return { topology: false, writeGuard }
+  const raw = topoLayer?.pollInterval
+  const pollInterval = raw === undefined ? 5_000 : toMs(raw, 'topology.pollInterval')
+  if (pollInterval < 10) {
+    throw new InvalidOptionError('topology.pollInterval', "a duration of at least 10ms, e.g. '5s'", raw)
+  }
+  return { topology: Object.freeze({ pollInterval }), writeGuard }
+}
+
+/** undefined for absent/false, {} for true, the object (with known keys only) otherwise. */
+function optionObject(
+  v: unknown,
+  name: string,
+  keys: readonly string[],
+  shape: string,
+): Record<string, unknown> | undefined {
+  if (v === undefined || v === false) return undefined
+  if (v === true) return {}
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) {
+    throw new InvalidOptionError(name, `a boolean or ${shape}`, v)
+  }
+  for (const k of Object.keys(v)) {
+    if (!keys.includes(k)) throw new InvalidOptionError(`${name}.${k}`, `one of: ${keys.join(', ')}`, k)
+  }
+  return v as Record<string, unknown>
 }
 
 function bool(v: unknown, name: string): boolean {

@@ -68,6 +68,8 @@ export interface CacheEvents {
   'bus:published': { type: string; count: number }
   'bus:received': { type: string; count: number }
   'bus:rejected': { reason: string }
+  /** The bus subscriber is (again) subscribed; L1 is in use from here on. */
+  'bus:ready': { reconnect: boolean }
   'bus:reconnected': { cleared: number }
   'l1:evicted': { count: number }
   /** Every poll of the topology monitor. */

@@ -24,6 +24,8 @@ export interface Entry<T = unknown> {
   staleUntil: number
   loadMs: number
   tags: readonly string[]
+  /** Encoded size in bytes, when known (L1 byte accounting). */
+  size?: number
 }
 
 const EMPTY_TAGS: readonly string[] = Object.freeze([])
@@ -71,7 +73,15 @@ export function decodeEntry<T = unknown>(key: string, bytes: Buffer): Entry<T> {
     if (!Array.isArray(t) || !t.every((x) => typeof x === 'string')) throw new DecodeError(key, 'bad tags')
     tags = t
   }
-  return { value: body[0] as T, createdAt, freshUntil, staleUntil, loadMs: bytes.readUInt32BE(25), tags }
+  return {
+    value: body[0] as T,
+    createdAt,
+    freshUntil,
+    staleUntil,
+    loadMs: bytes.readUInt32BE(25),
+    tags,
+    size: bytes.length,
+  }
 }
 
 /** Plain msgpack, for bus messages and HTTP bodies. */

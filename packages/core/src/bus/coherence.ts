@@ -1,0 +1,184 @@
+import { randomBytes } from 'node:crypto'
+import type { Engine, EngineHooks } from '../engine'
+import type { Entry } from '../entry/envelope'
+import type { CacheError } from '../errors'
+import { StoreUnavailableError } from '../errors'
+import { Keyspace } from '../keys'
+import type { L1Cache, L1Item } from '../l1/l1-cache'
+import { globToRegExp } from '../store/memory-store'
+import type { RedisClient } from '../store/scripts'
+import type { BusMessage, BusMessageType } from './codec'
+import { RedisBus } from './redis-bus'
+
+/**
+ * Keeps L1 and in-process tag times coherent with every other process. With a bus, L1 is
+ * trusted only while the subscriber is connected: a drop clears L1 (and tag times) at once
+ * and again when it is back, so a missed message can never leave a stale L1 entry behind.
+ */
+export class Coherence implements EngineHooks {
+  readonly l1: L1Cache | undefined
+  readonly bus: RedisBus | undefined
+  readonly sender = randomBytes(9).toString('base64url')
+  /** L1 may be read and filled (no bus needed, or the bus is connected). */
+  l1Usable: boolean
+  /** In-process tag times are authoritative (single process, or kept fresh by a connected bus). */
+  #tagsTrusted: boolean
+  readonly #tagTimes = new Map<string, number>()
+  readonly #engine: Engine
+
+  constructor(engine: Engine, l1: L1Cache | undefined, publisher: RedisClient | undefined) {
+    this.#engine = engine
+    this.l1 = l1
+    const o = engine.options
+    const single = engine.store.kind === 'memory'
+    if (publisher !== undefined && o.bus !== false) {
+      this.bus = new RedisBus(
+        publisher,
+        {
+          prefix: o.prefix,
+          sender: this.sender,
+          signingKeys: o.bus.signingKeys,
+          maxAge: o.bus.maxAge,
+          sharded: o.bus.sharded,
+          channels: o.bus.channels,
+        },
+        {
+          message: (m) => this.#receive(m),
+          rejected: (reason) => engine.emit('bus:rejected', { reason }),
+          down: () => this.#distrust(),
+          up: (first) => this.#trust(first),
+          published: (type, count) => engine.emit('bus:published', { type, count }),
+          error: (err, operation) =>
+            engine.reportError(
+              new StoreUnavailableError(`Invalidation bus ${operation} failed: ${String(err)}`, {
+                cause: err,
+              }),
+              operation,
+            ),
+        },
+      )
+      this.l1Usable = false
+      this.#tagsTrusted = false
+    } else {
+      this.l1Usable = true
+      this.#tagsTrusted = single
+    }
+  }
+
+  onFill(k: string, entry: Entry): void {
+    if (this.l1 === undefined || !this.l1Usable) return
+    this.l1.set(k, entry, entry.size ?? 0)
+    // L1 hits on tagged entries need the tag times in-process: fetch unknown ones once now.
+    if (entry.tags.length > 0 && this.#tagsTrusted && this.tagStaleSync(entry, k) === undefined) {
+      void this.tagInvalidated(entry, k)
+    }
+  }
+
+  onWrite(k: string, entry: Entry): void {
+    this.onFill(k, entry)
+    this.bus?.publish('set', [k])
+  }
+
+  onInvalidate(type: 'delete' | 'expire', keys: readonly string[]): void {
+    this.l1?.delete(keys)
+    this.bus?.publish(type === 'delete' ? 'del' : 'exp', keys)
+  }
+
+  /** Sync answer when tag times are known locally; undefined means "ask Redis". */
+  tagStaleSync(item: L1Item | Entry, entryKey: string): boolean | undefined {
+    if (!this.#tagsTrusted) return undefined
+    for (const t of item.tags) {
+      const time = this.#tagTimes.get(Keyspace.tagOf(entryKey, t))
+      if (time === undefined) return undefined
+      if (time >= item.createdAt) return true
+    }
+    return false
+  }
+
+  async tagInvalidated(entry: Entry, entryKey: string): Promise<boolean> {
+    const known = this.tagStaleSync(entry, entryKey)
+    if (known !== undefined) return known
+    const tagKeys = entry.tags.map((t) => Keyspace.tagOf(entryKey, t))
+    let times: number[]
+    try {
+      times = await this.#engine.guard.call('GET tags', undefined, () =>
+        this.#engine.store.getTagTimes(tagKeys),
+      )
+    } catch (err) {
+      this.#engine.reportError(err as CacheError, 'tags')
+      return false
+    }
+    let stale = false
+    times.forEach((time, i) => {
+      const tk = tagKeys[i] as string
+      if (this.#tagsTrusted) this.#tagTimes.set(tk, Math.max(time, this.#tagTimes.get(tk) ?? 0))
+      if (time >= entry.createdAt) stale = true
+    })
+    return stale
+  }
+
+  /** After this process invalidated tags (already written to the store). */
+  tagsInvalidated(tagKeys: readonly string[], time: number): void {
+    for (const tk of tagKeys) this.#tagTimes.set(tk, Math.max(time, this.#tagTimes.get(tk) ?? 0))
+    this.bus?.publish('tags', tagKeys)
+  }
+
+  /** After this process deleted keys by pattern (or cleared a namespace): drop them from L1 everywhere. */
+  patternInvalidated(type: 'clear' | 'pattern', fullPattern: string): void {
+    const re = globToRegExp(fullPattern)
+    this.l1?.deleteMatching((k) => re.test(k))
+    this.bus?.publish(type, [fullPattern])
+  }
+
+  publish(type: BusMessageType, keys: readonly string[]): void {
+    this.bus?.publish(type, keys)
+  }
+
+  async close(): Promise<void> {
+    this.l1?.clear()
+    await this.bus?.close()
+  }
+
+  #receive(m: BusMessage): void {
+    const engine = this.#engine
+    engine.emit('bus:received', { type: m.type, count: m.keys.length })
+    switch (m.type) {
+      case 'set':
+      case 'del':
+      case 'exp':
+        this.l1?.delete(m.keys)
+        if (m.type === 'set') for (const k of m.keys) engine.notifier.notify(k)
+        break
+      case 'tags':
+        for (const tk of m.keys) this.#tagTimes.set(tk, Math.max(m.time, this.#tagTimes.get(tk) ?? 0))
+        break
+      case 'clear':
+      case 'pattern':
+        for (const p of m.keys) {
+          const re = globToRegExp(p)
+          this.l1?.deleteMatching((k) => re.test(k))
+        }
+        break
+    }
+  }
+
+  #distrust(): void {
+    this.l1Usable = false
+    this.#tagsTrusted = false
+    this.l1?.clear()
+    this.#tagTimes.clear()
+  }
+
+  #trust(first: boolean): void {
+    const cleared = this.l1?.clear() ?? 0
+    this.#tagTimes.clear()
+    this.l1Usable = true
+    this.#tagsTrusted = true
+    this.#engine.emit('bus:ready', { reconnect: !first })
+    if (!first) {
+      this.#engine.emit('bus:reconnected', { cleared })
+      // Write notifications may have been missed while down: let lock waiters re-check now.
+      this.#engine.notifier.wakeAll()
+    }
+  }
+}

@@ -1,0 +1,7 @@
+export type { AsyncMethod, AsyncMethodDecorator, CachedOptions } from './cached'
+export { cached } from './cached'
+export type { InvalidatesOptions, InvalidationTarget } from './invalidates'
+export { invalidates } from './invalidates'
+export type { CacheSource } from './method-decorator'
+export { methodKey } from './method-decorator'
+export { stableHash } from './stable-hash'

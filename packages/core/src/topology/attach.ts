@@ -1,0 +1,39 @@
+import type { Cluster, Redis } from 'ioredis'
+import type { Engine } from '../engine'
+import { TopologyMonitor } from './monitor'
+import { WriteGuard } from './write-guard'
+
+export interface AttachedTopology {
+  readonly monitor: TopologyMonitor
+  readonly guard: WriteGuard | undefined
+}
+
+/** One monitor per engine, shared by a cache and its namespaces. */
+const attached = new WeakMap<Engine, AttachedTopology>()
+
+/**
+ * Start the monitor (and build the write guard) the engine's options ask for, feeding the
+ * engine's events. Returns undefined when `topology` is off.
+ */
+export function startTopology(engine: Engine, client: Redis | Cluster): AttachedTopology | undefined {
+  const { topology, writeGuard } = engine.options
+  if (topology === false) return undefined
+  const monitor = new TopologyMonitor(client, {
+    pollInterval: topology.pollInterval,
+    emit: (event, payload) => engine.emit(event, payload),
+    onError: (error) => engine.reportError(error, 'topology'),
+  })
+  const guard = writeGuard === false ? undefined : new WriteGuard(monitor, writeGuard.maxMemoryRatio)
+  const t = { monitor, guard }
+  attached.set(engine, t)
+  monitor.start()
+  return t
+}
+
+export function topologyOf(engine: Engine): AttachedTopology | undefined {
+  return attached.get(engine)
+}
+
+export async function stopTopology(engine: Engine): Promise<void> {
+  await attached.get(engine)?.monitor.stop()
+}
