@@ -43,6 +43,8 @@ export default defineConfig({
     outputFile: { json: join(repoRoot, '.test-results/vitest.json') },
     projects: [
       ...packageProjects(),
+      // core's decorators compiled as standard (TC39) decorators, by TypeScript: see its config.
+      'packages/core/test-standard/vitest.config.ts',
       herdlessProject({ test: { name: 'integration', include: ['test/**/*.test.ts'] } }),
     ],
   },
