@@ -1,3 +1,3 @@
 import { herdlessTsup } from '../../tsup.shared'
 
-export default herdlessTsup()
+export default herdlessTsup({ entry: ['src/index.ts', 'src/tracing.ts'] })

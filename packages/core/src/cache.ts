@@ -2,8 +2,9 @@ import { Coherence } from './bus/coherence'
 import { Engine, newToken } from './engine'
 import { decodeEntry, type Entry } from './entry/envelope'
 import { CacheClosedError, type CacheError, InvalidKeyError, isCacheError } from './errors'
-import { checkKey, escapeGlob, Keyspace } from './keys'
+import { checkKey, escapeGlob, Keyspace, keySlot } from './keys'
 import { L1Cache } from './l1/l1-cache'
+import { RedlockLock } from './lock/redlock-lock'
 import {
   type CacheOptions,
   type CallOptions,
@@ -14,7 +15,7 @@ import {
 import { connectRedis } from './store/connect'
 import { Guard } from './store/guard'
 import { MemoryStore } from './store/memory-store'
-import { RedisStore } from './store/redis-store'
+import { isCluster, RedisStore } from './store/redis-store'
 import type { Store } from './store/store'
 import { startTopology, stopTopology, topologyOf } from './topology/attach'
 import type { WriteGuardStats } from './topology/write-guard'
@@ -104,6 +105,21 @@ export class Cache {
       return Promise.reject(err)
     }
     const k = this.#keys.entry(key)
+    if (cacheTrace.hasSubscribers) {
+      const ctx: CacheTraceContext = { operation: 'getOrSet', key, prefix: this.#keys.prefix }
+      return cacheTrace.tracePromise(() => this.#lookup(k, key, loader, o, ctx), ctx)
+    }
+    return this.#lookup(k, key, loader, o, undefined)
+  }
+
+  /** L1, then L2 and the loader. Not async: an L1 hit costs no extra promise hop. */
+  #lookup<T>(
+    k: string,
+    key: string,
+    loader: Loader<T>,
+    o: ResolvedCallOptions,
+    trace: CacheTraceContext | undefined,
+  ): Promise<T> {
     const co = this.#co
     if (co.l1 !== undefined && co.l1Usable && !o.skipL1) {
       const item = co.l1.get(k)
@@ -120,15 +136,13 @@ export class Cache {
           ) {
             engine.refreshInBackground(k, key, loader, o, item as unknown as Entry)
           }
+          if (trace !== undefined) Object.assign(trace, { tier: 'l1', outcome: 'hit' })
           return Promise.resolve(this.#out(item.value) as T)
         }
       }
+      this.#engine.emit('miss', { key, tier: 'l1' })
     }
-    if (cacheTrace.hasSubscribers) {
-      const ctx: CacheTraceContext = { operation: 'getOrSet', key, prefix: this.#keys.prefix }
-      return cacheTrace.tracePromise(() => this.#readThrough(k, key, loader, o, ctx), ctx)
-    }
-    return this.#readThrough(k, key, loader, o, undefined)
+    return this.#readThrough(k, key, loader, o, trace)
   }
 
   async #readThrough<T>(
@@ -155,7 +169,7 @@ export class Cache {
       }
       if (now < entry.freshUntil) {
         engine.emit('hit', { key, tier: 'l2' })
-        if (trace !== undefined) Object.assign(trace, { tier: 'l2', result: 'hit' })
+        if (trace !== undefined) Object.assign(trace, { tier: 'l2', outcome: 'hit' })
         if (!o.skipL1) this.#co.onFill(k, entry)
         const beta = o.earlyRefreshBeta
         // XFetch: refresh early with probability rising as expiry nears, scaled by load time.
@@ -171,7 +185,7 @@ export class Cache {
       if (now < entry.staleUntil) {
         if (o.staleWhileRevalidate) {
           engine.emit('stale', { key, tier: 'l2', reason: 'revalidate' })
-          if (trace !== undefined) Object.assign(trace, { tier: 'l2', result: 'stale' })
+          if (trace !== undefined) Object.assign(trace, { tier: 'l2', outcome: 'stale' })
           engine.refreshInBackground(k, key, loader, o, entry)
           return entry.value as T
         }
@@ -180,7 +194,7 @@ export class Cache {
       }
     }
     engine.emit('miss', { key, tier: 'l2' })
-    if (trace !== undefined) Object.assign(trace, { tier: 'loader', result: 'miss' })
+    if (trace !== undefined) Object.assign(trace, { tier: 'loader', outcome: 'miss' })
     return engine.load(k, key, loader, o, undefined)
   }
 
@@ -279,7 +293,7 @@ export class Cache {
       return
     }
     try {
-      await engine.guard.call('SET', key, () => engine.store.set(k, encoded, px))
+      await engine.guard.call('SET', key, () => engine.store.set(k, encoded, px), k)
     } catch (err) {
       engine.storeFailed(err, o, 'set', key)
       return
@@ -317,7 +331,7 @@ export class Cache {
     let n = 0
     try {
       const marked = await Promise.all(
-        full.map((k, i) => engine.guard.call('EVALSHA', list[i], () => engine.store.markStale(k, 0))),
+        full.map((k, i) => engine.guard.call('EVALSHA', list[i], () => engine.store.markStale(k, 0), k)),
       )
       n = marked.filter(Boolean).length
     } catch (err) {
@@ -424,8 +438,11 @@ export class Cache {
         const token = newToken()
         try {
           if (
-            await engine.guard.call('SET NX', list[i], () =>
-              engine.lock.acquire(`${k}:lock`, token, o.lockTtl),
+            await engine.guard.call(
+              'SET NX',
+              list[i],
+              () => engine.lock.acquire(`${k}:lock`, token, o.lockTtl),
+              `${k}:lock`,
             )
           ) {
             tokens.set(i, token)
@@ -538,6 +555,7 @@ export class Cache {
     await Promise.allSettled([...engine.background])
     await stopTopology(engine)
     await engine.coherence?.close()
+    await engine.lock.close?.()
     await engine.store.close()
   }
 
@@ -585,6 +603,10 @@ export class Cache {
  */
 export function createCache(options?: CacheOptions): Cache {
   const resolved = resolveCacheOptions(options)
+  // A quorum lock over the user's independent primaries (their clients: never closed by us).
+  // Built before any connection, so bad lock.clients throw without leaking one.
+  const redlock =
+    resolved.lockStrategy === 'redlock' ? new RedlockLock(options?.lock?.clients ?? []) : undefined
   let store: Store
   let guard: Guard
   if (options?.redis === undefined) {
@@ -593,9 +615,18 @@ export function createCache(options?: CacheOptions): Cache {
   } else {
     const { client, owned } = connectRedis(options.redis)
     store = new RedisStore(client, owned)
-    guard = new Guard(resolved.redisTimeout, resolved.breakerThreshold, resolved.breakerCooldown)
+    // On a cluster, one circuit per primary: the node serving the routed key's slot.
+    // ioredis keeps `slots[slot] = [primary, ...replicas]` (read anew: refreshes may replace it).
+    const partition = isCluster(client)
+      ? (k: string) => {
+          const slots = (client as { slots?: unknown }).slots
+          return Array.isArray(slots) ? String((slots[keySlot(k)] as string[] | undefined)?.[0] ?? '') : ''
+        }
+      : undefined
+    guard = new Guard(resolved.redisTimeout, resolved.breakerThreshold, resolved.breakerCooldown, partition)
   }
   const engine = new Engine(store, guard, resolved)
+  if (redlock !== undefined) engine.lock = redlock
   const l1 =
     resolved.l1 === false ? undefined : new L1Cache(resolved.l1.max, resolved.l1.maxBytes, resolved.l1.ttl)
   const coherence = new Coherence(engine, l1, store instanceof RedisStore ? store.client : undefined)

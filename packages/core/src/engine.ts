@@ -107,6 +107,12 @@ class Ctx<T> implements LoaderContext<T> {
 
 const POLL_START = 20
 const POLL_MAX = 400
+/**
+ * Fallback poll while the bus is subscribed (other processes' writes notify waiters): a lost
+ * notification costs at most this much latency, and a crashed holder's expired lock is
+ * noticed within it.
+ */
+const POLL_LIVE = 1_000
 
 /**
  * The shared machinery behind a cache and its namespaces: store access through the guard,
@@ -174,7 +180,7 @@ export class Engine {
 
   /** Read and decode one entry. Garbage bytes are a miss plus an 'error' event, never a throw. */
   async readEntry(k: string, userKey: string): Promise<Entry | undefined> {
-    const bytes = await this.guard.call('GET', userKey, () => this.store.get(k))
+    const bytes = await this.guard.call('GET', userKey, () => this.store.get(k), k)
     if (bytes === null) return undefined
     try {
       return decodeEntry(userKey, bytes)
@@ -276,8 +282,11 @@ export class Engine {
       const lockKey = `${k}:lock`
       let acquired: boolean
       try {
-        acquired = await this.guard.call('SET NX', userKey, () =>
-          this.lock.acquire(lockKey, token, o.lockTtl),
+        acquired = await this.guard.call(
+          'SET NX',
+          userKey,
+          () => this.lock.acquire(lockKey, token, o.lockTtl),
+          lockKey,
         )
       } catch (err) {
         this.reportError(err as CacheError, 'lock', userKey)
@@ -285,6 +294,13 @@ export class Engine {
       }
       if (!acquired) return stale.value as T
       this.emit('lock:acquired', { key: userKey })
+      // Another process may have refreshed it and released the lock between our read and our
+      // SET NX: a newer entry than the one we saw means this refresh is done already.
+      const again = await this.#tryRead(k, userKey)
+      if (again !== undefined && again.createdAt > stale.createdAt) {
+        this.#release(lockKey, token, userKey)
+        return again.value as T
+      }
       return this.#loadAsHolder(k, userKey, loader, o, stale, token, true)
     })
     this.track(p.catch(() => {}))
@@ -301,7 +317,12 @@ export class Engine {
     const token = newToken()
     let acquired: boolean
     try {
-      acquired = await this.guard.call('SET NX', userKey, () => this.lock.acquire(lockKey, token, o.lockTtl))
+      acquired = await this.guard.call(
+        'SET NX',
+        userKey,
+        () => this.lock.acquire(lockKey, token, o.lockTtl),
+        lockKey,
+      )
     } catch (err) {
       this.storeFailed(err, o, 'lock', userKey)
       // Redis is unreachable: nobody can coordinate; answer from the loader.
@@ -346,7 +367,10 @@ export class Engine {
     for (;;) {
       const left = deadline - Date.now()
       if (left <= 0) break
-      await this.notifier.wait(k, Math.min(delay, left))
+      // Woken by the holder's write notification; the poll is the fallback (sparse while the
+      // bus delivers notifications, a 20 ms -> 400 ms backoff when nothing does).
+      const notified = this.coherence?.bus?.state === 'ready'
+      await this.notifier.wait(k, Math.min(notified ? POLL_LIVE : delay, left))
       delay = Math.min(POLL_MAX, delay * 2)
       if (this.closed) break
       const e = await this.#tryRead(k, userKey)
@@ -359,14 +383,26 @@ export class Engine {
       const token = newToken()
       let acquired = false
       try {
-        acquired = await this.guard.call('SET NX', userKey, () =>
-          this.lock.acquire(lockKey, token, o.lockTtl),
+        acquired = await this.guard.call(
+          'SET NX',
+          userKey,
+          () => this.lock.acquire(lockKey, token, o.lockTtl),
+          lockKey,
         )
       } catch (err) {
         this.storeFailed(err, o, 'lock', userKey)
         return this.#loadAsHolder(k, userKey, loader, o, undefined, '', false)
       }
       if (acquired) {
+        // The holder may have written and released between our GET and our SET NX: look
+        // again before loading a second time.
+        const again = await this.#tryRead(k, userKey)
+        if (again !== undefined && Date.now() < again.staleUntil) {
+          this.#release(lockKey, token, userKey)
+          this.emit('lock:wait', { key: userKey, duration: Date.now() - started, outcome: 'value' })
+          this.emit('hit', { key: userKey, tier: 'l2' })
+          return again.value as T
+        }
         this.emit('lock:wait', { key: userKey, duration: Date.now() - started, outcome: 'takeover' })
         this.emit('lock:acquired', { key: userKey })
         return this.#loadAsHolder(k, userKey, loader, o, undefined, token, false)
@@ -460,7 +496,7 @@ export class Engine {
         const until = Math.min(stale.staleUntil, Date.now() + o.failSafeBackoff)
         // Awaited so the next read sees the backoff (a first-use EVALSHA falls back to EVAL later).
         await this.guard
-          .call('EVALSHA', userKey, () => this.store.markStale(k, until))
+          .call('EVALSHA', userKey, () => this.store.markStale(k, until), k)
           .catch((err) => this.reportError(err as CacheError, 'failsafe', userKey))
         this.emit('stale', { key: userKey, tier: 'l2', reason: 'error' })
         return stale.value as T
@@ -510,9 +546,21 @@ export class Engine {
       // A same-slot lock is checked and released by the write itself; any other lock is
       // released after a write fenced by createdAt alone.
       const writeToken = this.lock.sameSlot ? token : ''
-      const result = await this.guard.call('EVALSHA', userKey, () =>
-        this.store.writeLoaded(k, lockKey, writeToken, bytes, px, entry.createdAt),
-      )
+      // The fence is when this load began, not when it ended: an entry written after that (by a
+      // holder that took over our expired lock, or by set()) holds newer data than ours.
+      const loadedSince = entry.createdAt - loadMs
+      const result = await this.guard
+        .call(
+          'EVALSHA',
+          userKey,
+          () => this.store.writeLoaded(k, lockKey, writeToken, bytes, px, loadedSince),
+          k,
+        )
+        .catch((err: unknown) => {
+          // Not written (or not known to be): free the lock so a waiter can take over now.
+          this.#release(lockKey, token, userKey)
+          throw err
+        })
       if (!this.lock.sameSlot) this.#release(lockKey, token, userKey)
       this.emit('write', { key: userKey, bytes: bytes.length, fenced: result === 'fenced' })
       if (result === 'written') {

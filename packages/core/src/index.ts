@@ -7,6 +7,7 @@ export type {
   CacheSource,
   InvalidatesOptions,
   InvalidationTarget,
+  KeyArgsFit,
 } from './decorators'
 export { cached, invalidates, methodKey, stableHash } from './decorators'
 export type { Duration } from './duration'
@@ -32,7 +33,37 @@ export {
   ValueTooLargeError,
   WriteSkippedError,
 } from './errors'
+export { HttpHandlerError } from './http/handler-error'
+export { refreshRequestHeaders } from './http/headers'
+export type { ResolvedRoute, ResponseCacheOptions, RouteCacheOptions } from './http/options'
+export type {
+  BypassPlan,
+  CachePlan,
+  CachePlanOverrides,
+  InvalidateTarget,
+  LookupPlan,
+} from './http/response-cache'
+export {
+  createResponseCache,
+  invalidateResponses,
+  isStoredResponse,
+  ResponseCache,
+} from './http/response-cache'
+export type {
+  BypassReason,
+  CacheOutcome,
+  HandlerResult,
+  HttpRequestHeaders,
+  HttpRequestInfo,
+  HttpResponseHeaders,
+  ResponseProducers,
+  StoredResponse,
+  UncacheableReason,
+  XCacheStatus,
+} from './http/types'
 export { Keyspace, keySlot } from './keys'
+export type { RedlockLockOptions } from './lock/redlock-lock'
+export { RedlockLock } from './lock/redlock-lock'
 export type {
   BreakerOptions,
   BusOptions,

@@ -10,7 +10,8 @@ import { InvalidKeyError, InvalidOptionError } from './errors'
  *   bus     <prefix>:bus  (sharded: <prefix>:bus:{<n>})
  *
  * A user key containing `}` ends the hash tag early; the entry and its lock still share that
- * (shorter) tag, so they stay in one slot.
+ * (shorter) tag, so they stay in one slot. A key beginning with `}` would leave the tag empty
+ * (whole-key hashing, entry and lock in different slots): checkKey refuses it.
  */
 export class Keyspace {
   readonly prefix: string
@@ -79,6 +80,14 @@ export function checkKey(key: unknown, maxLength: number): asserts key is string
   if (typeof key !== 'string')
     throw new InvalidKeyError(`Cache keys must be strings; got ${typeof key}.`, key)
   if (key.length === 0) throw new InvalidKeyError('Cache keys must not be empty.', key)
+  // `{}...}` is an empty hash tag: Redis Cluster would hash the entry and its lock whole, into
+  // different slots, and the write script would fail with CROSSSLOT.
+  if (key.charCodeAt(0) === 125 /* } */) {
+    throw new InvalidKeyError(
+      'Cache keys must not begin with "}" (the entry and its lock would split across cluster slots).',
+      key,
+    )
+  }
   if (key.length > maxLength) {
     throw new InvalidKeyError(`Key is ${key.length} characters, over maxKeyLength (${maxLength}).`, key)
   }

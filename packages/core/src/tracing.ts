@@ -15,12 +15,13 @@ export interface CacheTraceContext {
   key: string
   /** The cache prefix. */
   prefix: string
-  /** Filled in as the call runs: 'l1' | 'l2' | 'loader' and 'hit' | 'miss' | 'stale'. */
+  /** Filled in as the call runs: where the answer came from and how. */
   tier?: 'l1' | 'l2' | 'loader'
-  result?: 'hit' | 'miss' | 'stale'
-  lockWaitMs?: number
-  /** Set by diagnostics_channel on asyncEnd. */
-  result_value?: unknown
+  /** Not `result`: diagnostics_channel's tracePromise writes the resolved value there. */
+  outcome?: 'hit' | 'miss' | 'stale'
+  /** Set by diagnostics_channel on asyncEnd: the resolved value (the user's data). */
+  result?: unknown
+  /** Set by diagnostics_channel on error. */
   error?: unknown
 }
 

@@ -43,9 +43,13 @@ describe('two processes with L1 stay coherent through the bus', () => {
   const warmInA = async (key: string, value: string, options?: Record<string, unknown>) => {
     expect(await a.call('getOrSet', { key, value, options })).toBe(value)
     const before = (await a.stats()).l1
-    expect(await a.call('getOrSet', { key, value: 'never', options })).toBe(value)
-    // The second read was an L1 hit: the change below must reach A's L1, not just Redis.
-    expect((await a.stats()).l1).toBe(before + 1)
+    // A tagged entry becomes an L1 hit once its tag times are known in-process (fetched in
+    // the background after the first fill): read until A serves it from L1.
+    for (let i = 0; i < 20 && (await a.stats()).l1 === before; i++) {
+      expect(await a.call('getOrSet', { key, value: 'never', options })).toBe(value)
+    }
+    // A served it from L1: the change below must reach A's L1, not just Redis.
+    expect((await a.stats()).l1).toBeGreaterThan(before)
   }
 
   it('sees a set from another process', async () => {

@@ -14,21 +14,31 @@ import {
 export type AsyncMethod<This, Args extends unknown[], R> = (this: This, ...args: Args) => Promise<R>
 
 /**
+ * `unknown` when a key (or tags) function taking `Args` can be called with a method's
+ * arguments `A` (it may read fewer of them), otherwise a type naming the mismatch.
+ */
+export type KeyArgsFit<A extends unknown[], Args extends unknown[]> = ((...args: Args) => void) extends (
+  ...args: A
+) => void
+  ? unknown
+  : { 'the key function does not accept the method arguments': never }
+
+/**
  * A method decorator that works under both compiler modes. TypeScript picks the call
  * signature that matches how it compiles the class: standard decorators (TypeScript 5+, the
- * default) or `experimentalDecorators` (NestJS, TypeORM, Angular).
+ * default) or `experimentalDecorators` (NestJS, TypeORM, Angular). Only async methods fit.
  */
 export interface AsyncMethodDecorator<This, Args extends unknown[]> {
   /** Standard (TC39) decorators. */
-  <T extends This, A extends Args, R>(
-    value: AsyncMethod<T, A, R>,
+  <T extends This, A extends unknown[], R>(
+    value: AsyncMethod<T, A, R> & KeyArgsFit<A, Args>,
     context: ClassMethodDecoratorContext<T, AsyncMethod<T, A, R>>,
   ): AsyncMethod<T, A, R>
   /** `experimentalDecorators`. */
-  <A extends Args, R>(
+  <A extends unknown[], R>(
     target: object,
     propertyKey: string | symbol,
-    descriptor: TypedPropertyDescriptor<(...args: A) => Promise<R>>,
+    descriptor: TypedPropertyDescriptor<(...args: A) => Promise<R>> & KeyArgsFit<A, Args>,
   ): TypedPropertyDescriptor<(...args: A) => Promise<R>>
 }
 

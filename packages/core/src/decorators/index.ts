@@ -1,4 +1,4 @@
-export type { AsyncMethod, AsyncMethodDecorator, CachedOptions } from './cached'
+export type { AsyncMethod, AsyncMethodDecorator, CachedOptions, KeyArgsFit } from './cached'
 export { cached } from './cached'
 export type { InvalidatesOptions, InvalidationTarget } from './invalidates'
 export { invalidates } from './invalidates'

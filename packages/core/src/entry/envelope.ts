@@ -61,8 +61,10 @@ export function decodeEntry<T = unknown>(key: string, bytes: Buffer): Entry<T> {
     throw new DecodeError(key, 'bad timestamps')
   }
   let body: unknown
+  const raw = bytes.subarray(HEADER_BYTES)
+  if (!safeToUnpack(raw)) throw new DecodeError(key, 'declared lengths exceed the bytes present')
   try {
-    body = packr.unpack(bytes.subarray(HEADER_BYTES))
+    body = packr.unpack(raw)
   } catch (cause) {
     throw new DecodeError(key, 'undecodable body', cause)
   }
@@ -84,10 +86,89 @@ export function decodeEntry<T = unknown>(key: string, bytes: Buffer): Entry<T> {
   }
 }
 
+/** ext types whose msgpackr reader goes on to read the next value (Error, Set, RegExp). */
+const EXT_READS_NEXT = new Set([0x65, 0x73, 0x78])
+/** ext types we never write and whose readers walk bytes on their own (records, bundled strings, structured-clone ids). */
+const EXT_REFUSED = new Set([0x62, 0x69, 0x72])
+const FIXED: Record<number, number> = {
+  202: 4,
+  203: 8,
+  204: 1,
+  205: 2,
+  206: 4,
+  207: 8,
+  208: 1,
+  209: 2,
+  210: 4,
+  211: 8,
+}
+
+/**
+ * msgpackr runs `new Array(n)` for an array header before reading a single element, so five
+ * hostile bytes (`dd 00 1f ff ff`) cost 134-268 MB of heap and a few hundred nested ones
+ * exhaust it. Walk the structure first, allocating nothing: every declared element needs at
+ * least one of the bytes that remain, and the value must end exactly where the bytes do (as
+ * msgpackr itself requires). This bounds the slots msgpackr can preallocate by the input size.
+ */
+export function lengthsFit(b: Uint8Array): boolean {
+  const n = b.length
+  const view = new DataView(b.buffer, b.byteOffset, b.byteLength)
+  let p = 0
+  let need = 1
+  while (need > 0) {
+    if (p >= n) return false
+    const t = b[p++] as number
+    need--
+    let items = 0
+    let skip = 0
+    if (t <= 0x7f || t >= 0xe0 || (t >= 0xc0 && t <= 0xc3)) skip = 0
+    else if (t <= 0x8f) items = 2 * (t & 0x0f)
+    else if (t <= 0x9f) items = t & 0x0f
+    else if (t <= 0xbf) skip = t & 0x1f
+    else if (t === 0xc4 || t === 0xd9) skip = 1 + (b[p] ?? 0)
+    else if (t === 0xc5 || t === 0xda) skip = p + 2 <= n ? 2 + view.getUint16(p) : n
+    else if (t === 0xc6 || t === 0xdb) skip = p + 4 <= n ? 4 + view.getUint32(p) : n
+    else if (t === 0xdc) items = p + 2 <= n ? view.getUint16(p) : n
+    else if (t === 0xdd) items = p + 4 <= n ? view.getUint32(p) : n
+    else if (t === 0xde) items = p + 2 <= n ? 2 * view.getUint16(p) : n
+    else if (t === 0xdf) items = p + 4 <= n ? 2 * view.getUint32(p) : n
+    else if (FIXED[t] !== undefined) skip = FIXED[t]
+    else {
+      // ext: fixext 1/2/4/8/16 (d4-d8) or ext 8/16/32 (c7-c9), then a type byte and the payload.
+      const head = t >= 0xd4 ? 0 : t === 0xc7 ? 1 : t === 0xc8 ? 2 : 4
+      let size = n
+      if (t >= 0xd4) size = 1 << (t - 0xd4)
+      else if (p + head <= n)
+        size = head === 1 ? (b[p] ?? 0) : head === 2 ? view.getUint16(p) : view.getUint32(p)
+      const type = b[p + head] ?? 0
+      if (EXT_REFUSED.has(type)) return false
+      if (EXT_READS_NEXT.has(type)) items = 1
+      skip = head + 1 + size
+    }
+    if (t === 0xdc || t === 0xde) p += 2
+    else if (t === 0xdd || t === 0xdf) p += 4
+    p += skip
+    if (p > n) return false
+    need += items
+    if (need > n - p) return false
+  }
+  return p === n
+}
+
 /** Plain msgpack, for bus messages and HTTP bodies. */
 export function pack(value: unknown): Buffer {
   return packr.pack(value)
 }
+/** Throws on hostile bytes too (bus messages arrive before their signature is checked). */
 export function unpack(bytes: Buffer): unknown {
+  if (!safeToUnpack(bytes)) throw new Error('msgpack lengths exceed the bytes present')
   return packr.unpack(bytes)
+}
+
+/**
+ * 0xdc/0xdd (array 16/32) are the only headers msgpackr preallocates for; without either byte
+ * there is nothing to walk, so the common small value pays two memchr calls.
+ */
+function safeToUnpack(b: Uint8Array): boolean {
+  return !(b.includes(0xdc) || b.includes(0xdd)) || lengthsFit(b)
 }

@@ -15,8 +15,24 @@ const REDIS_DEFAULTS: RedisOptions = {
   connectTimeout: 2_000,
 }
 
+/**
+ * Cluster clients survive topology change with these (ioredis 5.11, lib/cluster/index.ts):
+ * - MOVED updates the slot in place, retries at once and calls refreshSlotsCache(), which
+ *   coalesces: while one CLUSTER SLOTS is in flight (`isRefreshing`) further calls only queue a
+ *   callback, so a burst of MOVED from many callers costs one refresh (test/chaos proves 1-2).
+ * - ASK is followed with ASKING; TRYAGAIN / CLUSTERDOWN / a closed connection are retried after
+ *   the delays below (the failover and clusterdown retries also trigger the shared refresh).
+ * - No auto-pipelining: ioredis retries a cluster pipeline after MOVED/ASK only when every error
+ *   in it is identical and every other command is read-only, and throws "All keys in the
+ *   pipeline should belong to the same slots allocation group" when the slot map changed
+ *   under a batch. Under load after a reshard, auto-pipelined commands for moved slots failed
+ *   every time (raw MOVED errors, and no slot refresh ever triggered), so a busy process stopped
+ *   caching those slots for good. Pass `enableAutoPipelining: true` to trade that for throughput.
+ * - `scaleReads` ('master' by default) passes through from ClusterConfig; replica reads can
+ *   miss an entry written a moment earlier (asynchronous replication).
+ */
 const CLUSTER_DEFAULTS: ClusterOptions = {
-  enableAutoPipelining: true,
+  enableAutoPipelining: false,
   clusterRetryStrategy: (times) => Math.max(10, fullJitter(times)),
   retryDelayOnFailover: 100,
   retryDelayOnClusterDown: 100,

@@ -86,6 +86,10 @@ export class TopologyMonitor {
   readonly #refused = new Set<Command>()
   /** Node ids learnt with CLUSTER MYID, for connections whose address differs (natMap). */
   readonly #ids = new WeakMap<Conn, string>()
+  /** Live nodes without a client connection at the last poll (sorted ids). */
+  #missing = ''
+  /** Addresses that did not answer the last poll. */
+  #failing = ''
   #timer: NodeJS.Timeout | undefined
   #running: Promise<TopologySnapshot | undefined> | undefined
   #stopped = false
@@ -101,6 +105,8 @@ export class TopologyMonitor {
       options.timeout === undefined
         ? Math.min(5_000, Math.max(1_000, this.pollInterval))
         : toMs(options.timeout, 'timeout')
+    if (this.timeout < 1)
+      throw new InvalidOptionError('timeout', 'a duration of at least 1ms', options.timeout)
     this.scaleRatio = ratio(options.scaleRatio ?? 0.75, 'scaleRatio')
     this.scalePolls = options.scalePolls ?? 3
     if (!Number.isInteger(this.scalePolls) || this.scalePolls < 1)
@@ -136,6 +142,7 @@ export class TopologyMonitor {
     if (this.#stopped) return Promise.resolve(this.#snapshot)
     const p = this.#poll()
       .catch((err: unknown) => {
+        if (this.#stopped) return this.#snapshot
         this.#onError(new StoreUnavailableError(`Topology poll failed: ${String(err)}`, { cause: err }))
         return this.#snapshot
       })
@@ -146,11 +153,14 @@ export class TopologyMonitor {
     return p
   }
 
-  /** Stop polling; waits for a poll in flight (bounded by `timeout`). */
-  async stop(): Promise<void> {
+  /**
+   * Stop polling. Does not wait for a poll in flight (a dead Redis would hold a shutdown for the
+   * whole timeout): that poll's result is dropped and it emits nothing.
+   */
+  stop(): Promise<void> {
     this.#stopped = true
     clearTimeout(this.#timer)
-    await this.#running
+    return Promise.resolve()
   }
 
   /** The primary serving `key`'s slot in the latest snapshot (the one node when standalone). */
@@ -179,10 +189,14 @@ export class TopologyMonitor {
       ? await this.#pollCluster(deadline, failures)
       : await this.#pollStandalone(deadline, failures)
     if (this.#stopped) return this.#snapshot
-    if (failures.length > 0) {
+    // Reported when the set of silent nodes changes, not every poll while one stays down
+    // (the snapshot and topology:degraded carry the state).
+    const failing = failures.map((f) => f.slice(0, f.indexOf(': '))).join(',')
+    if (failures.length > 0 && failing !== this.#failing) {
       const message = `Topology poll: ${failures.length} node(s) did not answer: ${failures.slice(0, 3).join('; ')}`
       this.#onError(new StoreUnavailableError(message))
     }
+    this.#failing = failing
     this.#publish(snapshot)
     return snapshot
   }
@@ -234,7 +248,9 @@ export class TopologyMonitor {
     let lines: ClusterNodeLine[] | undefined
     for (const conn of ordered) {
       if (Date.now() >= deadline) break
-      const answer = await this.#ask(conn, 'CLUSTER NODES', deadline)
+      // A frozen node gets a third of the budget, not all of it: the rest of the poll needs time.
+      const attempt = Math.min(deadline, Date.now() + this.timeout / 3)
+      const answer = await this.#ask(conn, 'CLUSTER NODES', attempt)
       if (answer.ok) {
         lines = parseClusterNodes(answer.text)
         break
@@ -250,15 +266,18 @@ export class TopologyMonitor {
     )
     const byId = await this.#idsOf(unmatched, deadline)
 
-    let missing = false
+    const missing: string[] = []
     const results = await Promise.all(
       lines.map(async (line) => {
         const conn = byAddress.get(line.address) ?? byId.get(line.id)
         if (conn === undefined) {
-          // The client holds no connection to it: trust the cluster's own view of the node.
+          // The client holds no connection to it (ioredis drops the connection of a node that
+          // died): go by the cluster's flags, but never call a node reachable again on them
+          // alone once a poll failed to reach it; the flags lag a death by cluster-node-timeout.
           const alive = !line.failed && !line.suspected
-          if (alive) missing = true
-          return { line, memory: undefined, info: undefined, reachable: alive }
+          if (alive) missing.push(line.id)
+          const before = this.#snapshot?.nodes.find((n) => n.id === line.id)
+          return { line, memory: undefined, info: undefined, reachable: alive && before?.reachable !== false }
         }
         const owner = line.role === 'primary' && line.slots.length > 0
         const [memory, info] = await Promise.all([
@@ -277,7 +296,13 @@ export class TopologyMonitor {
     )
     // A live node the client has no connection to (a restarted node that rejoined): one shared
     // slot-map refresh lets ioredis connect to it (concurrent refreshes are coalesced by ioredis).
-    if (missing && client.status === 'ready') client.refreshSlotsCache()
+    // Not every poll: Redis 7 leaves replicas that never received data out of CLUSTER SLOTS, so
+    // some stay unconnected; once per new set of such nodes, then every 10th poll.
+    const missingKey = missing.sort().join(',')
+    if (missingKey !== this.#missing || (missingKey !== '' && this.#polls % 10 === 0)) {
+      this.#missing = missingKey
+      if (missingKey !== '' && client.status === 'ready') client.refreshSlotsCache()
+    }
 
     const nodes = results.map((r) => this.#node(r.line, r.memory, r.reachable))
     // Cluster figures from every slot-owning primary that answered, worst case wins.
@@ -435,7 +460,7 @@ export class TopologyMonitor {
     const { args, acl, without } = COMMANDS[command]
     const answer = await this.#call(conn, args, deadline)
     if (answer.ok) this.#refused.delete(command)
-    else if (answer.refused && !this.#refused.has(command)) {
+    else if (answer.refused && !this.#refused.has(command) && !this.#stopped) {
       this.#refused.add(command)
       const reason = answer.error instanceof Error ? answer.error.message : String(answer.error)
       this.#onError(

@@ -1,0 +1,476 @@
+import type { Cache } from '../cache'
+import { InvalidKeyError, InvalidOptionError } from '../errors'
+import type { Loader, LoaderContext } from '../types'
+import { HttpHandlerError } from './handler-error'
+import {
+  BODY_HEADERS,
+  cacheControlDirectives,
+  computeEtag,
+  etagMatches,
+  NOT_MODIFIED_HEADERS,
+  requestCacheControl,
+  responseHeader,
+} from './headers'
+import {
+  checkTags,
+  type ResolvedRoute,
+  type ResponseCacheOptions,
+  type RouteCacheOptions,
+  resolveResponseCacheOptions,
+  resolveRoute,
+} from './options'
+import { KEY_PREFIX, normalizeUrl, pathPatterns, requestKey } from './request-key'
+import type {
+  BypassReason,
+  CacheOutcome,
+  HandlerResult,
+  HttpRequestInfo,
+  HttpResponseHeaders,
+  ResponseProducers,
+  StoredResponse,
+  UncacheableReason,
+  XCacheStatus,
+} from './types'
+
+/** Per-request additions to a plan, computed by an adapter from its framework's request. */
+export interface CachePlanOverrides {
+  /** The route's options (resolved once per object and remembered). */
+  route?: RouteCacheOptions
+  /** A key the adapter computed (its own `key(req)` option); `http:` is prepended. */
+  key?: string
+  /** Tags for this request's entry, added to the route's. */
+  tags?: readonly string[]
+}
+
+/** A request the cache will not look up (`X-Cache: BYPASS`). */
+export interface BypassPlan {
+  readonly eligible: false
+  readonly reason: BypassReason
+}
+
+/** A request the cache will answer: what `lookup()` needs. */
+export interface LookupPlan {
+  readonly eligible: true
+  readonly key: string
+  /** HEAD is answered from the GET entry. */
+  readonly method: 'GET' | 'HEAD'
+  readonly ifNoneMatch: string | undefined
+  /** The client asked for a fresh copy (`respectRequestCacheControl`). */
+  readonly refresh: boolean
+  readonly route: ResolvedRoute
+  readonly tags: readonly string[]
+}
+
+export type CachePlan = BypassPlan | LookupPlan
+
+/** What `invalidate()` removes. */
+export interface InvalidateTarget {
+  /** Every response (and cache entry) carrying one of these tags: O(1) per tag. */
+  tags?: string | readonly string[]
+  /** Every stored variant (query strings, vary values) of these paths: one SCAN per path. */
+  paths?: string | readonly string[]
+  /** Entries stored under these `key(req)` keys (without the `http:` prefix). */
+  keys?: string | readonly string[]
+}
+
+const STREAMED: HandlerResult = Object.freeze({ kind: 'streamed' })
+const RUN: CacheOutcome = Object.freeze({ kind: 'run', xCache: 'MISS' })
+const EMPTY: readonly string[] = Object.freeze([])
+const BYPASS: Readonly<Record<BypassReason, BypassPlan>> = Object.freeze({
+  method: Object.freeze({ eligible: false, reason: 'method' }),
+  authorization: Object.freeze({ eligible: false, reason: 'authorization' }),
+  range: Object.freeze({ eligible: false, reason: 'range' }),
+  'no-store': Object.freeze({ eligible: false, reason: 'no-store' }),
+})
+
+/** A response the loader produced but must not share (per-user, or no body to share). */
+interface PassValue {
+  readonly pass: UncacheableReason
+}
+type FlightValue = StoredResponse | PassValue
+
+// Values that only ever live in-process (ctx.skip() keeps them out of the store), recognised
+// by identity so that nothing read back from Redis can pose as one.
+const passValues = new WeakSet<object>()
+const uncachedValues = new WeakSet<object>()
+
+function yieldMacrotask(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve))
+}
+
+function toList(v: string | readonly string[] | undefined, what: string): readonly string[] {
+  if (v === undefined) return EMPTY
+  const list = typeof v === 'string' ? [v] : v
+  if (!Array.isArray(list) || !list.every((x) => typeof x === 'string' && x.length > 0)) {
+    throw new InvalidKeyError(`invalidate() needs ${what} as a non-empty string or an array of them.`, v)
+  }
+  return list
+}
+
+/** A value read back from the cache is one of ours (anything else under our key is ignored). */
+export function isStoredResponse(v: unknown): v is StoredResponse {
+  if (typeof v !== 'object' || v === null) return false
+  const r = v as Record<string, unknown>
+  return (
+    typeof r.status === 'number' &&
+    typeof r.etag === 'string' &&
+    typeof r.storedAt === 'number' &&
+    typeof r.freshUntil === 'number' &&
+    r.body instanceof Uint8Array &&
+    typeof r.headers === 'object' &&
+    r.headers !== null
+  )
+}
+
+/**
+ * Framework-neutral HTTP response caching on top of `cache.getOrSet()`: the engine's
+ * in-process coalescing, fleet-wide lock, stale-while-revalidate and stale-if-error apply to
+ * responses as they do to values. Adapters translate requests (`plan`), capture handler
+ * output (`ResponseProducers`) and send what `lookup()` decides.
+ *
+ * X-Cache: `HIT` fresh from the cache; `STALE` a stale copy (while one request refreshes it,
+ * or because the handler failed); `MISS` this request ran the handler, or waited for the run
+ * of a concurrent identical request (in this process or another); `BYPASS` not eligible.
+ */
+export class ResponseCache {
+  /** The cache (or namespace) response entries live in. */
+  readonly entries: Cache
+  readonly #base: ResolvedRoute
+  readonly #routes = new WeakMap<object, ResolvedRoute>()
+  readonly #stored: ReadonlySet<string>
+  readonly #replaced: readonly string[]
+  readonly #key: ResponseCacheOptions['key']
+  readonly #refreshTimeout: number
+  readonly #onError: ResponseCacheOptions['onError']
+
+  constructor(options: ResponseCacheOptions) {
+    const resolved = resolveResponseCacheOptions(options)
+    this.entries =
+      options.namespace === undefined ? options.cache : options.cache.namespace(options.namespace)
+    this.#base = resolved.route
+    this.#stored = resolved.storedHeaders
+    this.#replaced = Object.freeze([...new Set([...BODY_HEADERS, ...resolved.storedHeaders])])
+    this.#key = options.key
+    this.#refreshTimeout = resolved.refreshTimeout
+    this.#onError = options.onError
+  }
+
+  /** Resolve (and remember) a route's options over this cache's defaults. Throws E_INVALID_OPTION. */
+  route(options?: RouteCacheOptions): ResolvedRoute {
+    if (options === undefined) return this.#base
+    let r = this.#routes.get(options)
+    if (r === undefined) {
+      r = resolveRoute(this.#base, options, 'route cache options')
+      this.#routes.set(options, r)
+    }
+    return r
+  }
+
+  /** Decide whether a request is looked up, and under which key. Cheap; no I/O. */
+  plan(req: HttpRequestInfo, overrides?: CachePlanOverrides): CachePlan {
+    const method = req.method.toUpperCase()
+    if (method !== 'GET' && method !== 'HEAD') return BYPASS.method
+    const route = this.route(overrides?.route)
+    const h = req.headers
+    if (h.authorization !== undefined && !route.allowAuthorized) return BYPASS.authorization
+    // A range request gets a 206 that other requests must not share.
+    if (h.range !== undefined) return BYPASS.range
+    let refresh = false
+    if (route.respectRequestCacheControl) {
+      const cc = requestCacheControl(h)
+      if (cc === 'no-store') return BYPASS['no-store']
+      refresh = cc === 'refresh'
+    }
+    let custom = overrides?.key
+    if (custom === undefined && this.#key !== undefined) custom = this.#key(req)
+    let key: string
+    if (custom === undefined) {
+      const { path, query } = normalizeUrl(req.url)
+      key = requestKey(path, query, route.vary, h)
+    } else if (typeof custom === 'string' && custom.length > 0) key = `${KEY_PREFIX}${custom}`
+    else throw new InvalidOptionError('key', 'a function returning a non-empty string or undefined', custom)
+    const inm = h['if-none-match']
+    const tags =
+      overrides?.tags === undefined ? route.tags : checkTags([...route.tags, ...overrides.tags], 'tags')
+    return {
+      eligible: true,
+      key,
+      method: method as 'GET' | 'HEAD',
+      ifNoneMatch: inm === undefined ? undefined : typeof inm === 'string' ? inm : inm.join(', '),
+      refresh,
+      route,
+      tags,
+    }
+  }
+
+  /**
+   * Answer an eligible request: from the cache, by waiting for a concurrent identical
+   * request's handler run, or by running the handler (`producers.run`) once for everyone.
+   * Never rejects: cache trouble fails open to running the handler (reported to `onError`).
+   */
+  async lookup(plan: LookupPlan, producers: ResponseProducers): Promise<CacheOutcome> {
+    const started = Date.now()
+    let settled = false
+    let ranForeground = false
+    let live: Promise<HandlerResult> | undefined
+    let ownResult: HandlerResult | undefined
+    let produced: FlightValue | undefined
+
+    const loader: Loader<FlightValue> = async (ctx) => {
+      // getOrSet settles through microtasks alone when it does not wait for this loader (a
+      // stale-while-revalidate or early refresh): after one macrotask we know which it is.
+      await yieldMacrotask()
+      const background = settled
+      if (!background) ranForeground = true
+      if (!background && producers.run !== undefined && live === undefined) {
+        live = producers.run().catch(() => STREAMED)
+        const result = await live
+        ownResult = result
+        const value = await this.#toValue(result, ctx, plan, false)
+        produced = value
+        return value
+      }
+      const result = await this.#detached(producers.refresh)
+      const value = await this.#toValue(result, ctx, plan, background)
+      if (!background) produced = value
+      return value
+    }
+
+    if (plan.refresh) {
+      // Mark the entry stale (its copy stays as a fallback), then load without revalidation.
+      await this.entries.expire(plan.key).catch((err: unknown) => this.#fail(err))
+    }
+    let value: FlightValue
+    try {
+      value = await this.entries.getOrSet(
+        plan.key,
+        loader,
+        plan.refresh ? plan.route.refreshCall : plan.route.call,
+      )
+    } catch (err) {
+      settled = true
+      if (!(err instanceof HttpHandlerError)) this.#fail(err)
+      if (live !== undefined) return { kind: 'own', xCache: 'MISS', result: ownResult ?? (await live) }
+      return RUN
+    }
+    settled = true
+
+    const isOwn = produced !== undefined && value === produced && ownResult !== undefined
+    if (passValues.has(value)) {
+      return isOwn && ownResult !== undefined ? { kind: 'own', xCache: 'MISS', result: ownResult } : RUN
+    }
+    if (!isStoredResponse(value)) {
+      this.#fail(
+        new InvalidKeyError(`The cache entry "${plan.key}" is not a stored response; ignored.`, plan.key),
+      )
+      return ownResult !== undefined ? { kind: 'own', xCache: 'MISS', result: ownResult } : RUN
+    }
+    if (uncachedValues.has(value)) {
+      // Not storable (status), but the same for every request: shared with coalesced waiters.
+      if (isOwn && ownResult !== undefined) return { kind: 'own', xCache: 'MISS', result: ownResult }
+      return this.#respond(value, plan, 'MISS', false, ownResult !== undefined, false)
+    }
+    let x: Exclude<XCacheStatus, 'BYPASS'>
+    const now = Date.now()
+    if (value === produced) x = 'MISS'
+    else if (ranForeground)
+      x = 'STALE' // the handler failed: the engine fell back to the stale copy
+    else if (now >= value.freshUntil) x = 'STALE'
+    else if (plan.refresh && value.storedAt < started)
+      x = 'STALE' // another request is refreshing it
+    // Stored after this request began: it waited for a concurrent request's run. (Same
+    // millisecond counts as HIT: a request that began as the copy landed did not wait.)
+    else if (value.storedAt > started) x = 'MISS'
+    else x = 'HIT'
+    return this.#respond(value, plan, x, isOwn, ownResult !== undefined, true)
+  }
+
+  /** Remove responses by tag, path or custom key. */
+  async invalidate(target: InvalidateTarget): Promise<void> {
+    if (typeof target !== 'object' || target === null) {
+      throw new InvalidOptionError('target', '{ tags?, paths?, keys? }', target)
+    }
+    const tags = toList(target.tags, 'tags')
+    const paths = toList(target.paths, 'paths')
+    const keys = toList(target.keys, 'keys')
+    const work: Promise<unknown>[] = []
+    if (tags.length > 0) work.push(this.entries.invalidateTags(tags))
+    const exact = keys.map((k) => `${KEY_PREFIX}${k}`)
+    for (const p of paths) {
+      const { exact: e, pattern } = pathPatterns(p)
+      exact.push(e)
+      work.push(this.entries.invalidatePattern(pattern))
+    }
+    if (exact.length > 0) work.push(this.entries.delete(exact))
+    await Promise.all(work)
+  }
+
+  #respond(
+    value: StoredResponse,
+    plan: LookupPlan,
+    xCache: Exclude<XCacheStatus, 'BYPASS'>,
+    own: boolean,
+    handlerRan: boolean,
+    conditional: boolean,
+  ): CacheOutcome {
+    const notModified =
+      conditional &&
+      plan.ifNoneMatch !== undefined &&
+      value.etag !== '' &&
+      value.status >= 200 &&
+      value.status < 300 &&
+      etagMatches(plan.ifNoneMatch, value.etag)
+    const headers: Record<string, string> = {}
+    if (own) {
+      if (value.etag !== '') headers.etag = value.etag
+    } else {
+      for (const [name, v] of Object.entries(value.headers)) headers[name] = v
+      if (!notModified) headers['content-length'] = String(value.body.byteLength)
+    }
+    if (notModified) {
+      for (const name of Object.keys(headers)) if (!NOT_MODIFIED_HEADERS.has(name)) delete headers[name]
+    }
+    headers['x-cache'] = xCache
+    headers.age = own ? '0' : String(Math.max(0, Math.floor((Date.now() - value.storedAt) / 1000)))
+    let removeHeaders: readonly string[] = EMPTY
+    if (notModified) removeHeaders = BODY_HEADERS
+    else if (!own && handlerRan) removeHeaders = this.#replaced
+    return {
+      kind: 'response',
+      xCache,
+      response: value,
+      own,
+      notModified,
+      status: notModified ? 304 : value.status,
+      headers,
+      removeHeaders,
+    }
+  }
+
+  /** Run a refresh no client waits on, bounded by refreshTimeout. */
+  async #detached(refresh: ResponseProducers['refresh']): Promise<HandlerResult> {
+    const ac = new AbortController()
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<HandlerResult>((resolve) => {
+      timer = setTimeout(() => {
+        ac.abort(new Error(`refresh exceeded refreshTimeout (${this.#refreshTimeout} ms)`))
+        resolve(STREAMED)
+      }, this.#refreshTimeout)
+    })
+    try {
+      return await Promise.race([
+        refresh(ac.signal).catch((err: unknown) => {
+          this.#fail(err)
+          return STREAMED
+        }),
+        timeout,
+      ])
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  /** Turn a handler's output into the value getOrSet resolves with (and maybe stores). */
+  async #toValue(
+    result: HandlerResult,
+    ctx: LoaderContext<FlightValue>,
+    plan: LookupPlan,
+    background: boolean,
+  ): Promise<FlightValue> {
+    const hasStale = isStoredResponse(ctx.stale) && !uncachedValues.has(ctx.stale)
+    if (result.kind === 'streamed') {
+      if (background && hasStale) throw new HttpHandlerError(plan.key, undefined, 'streamed or abandoned')
+      ctx.skip()
+      return this.#pass('streamed')
+    }
+    const { status, headers } = result
+    const body = Buffer.isBuffer(result.body)
+      ? result.body
+      : Buffer.from(result.body.buffer, result.body.byteOffset, result.body.byteLength)
+    if ((status >= 500 || status === 429) && hasStale) throw new HttpHandlerError(plan.key, status, 'status')
+    const route = plan.route
+    const reason = this.#unstorable(status, headers, body, route)
+    if (reason !== undefined) {
+      ctx.skip()
+      if (background) {
+        // The route stopped producing a cacheable response: stop serving the old copy.
+        await this.entries.delete(plan.key).catch((err: unknown) => this.#fail(err))
+      }
+      if (reason !== 'status') return this.#pass(reason)
+    }
+    const now = Date.now()
+    const safe: Record<string, string> = {}
+    for (const name of this.#stored) {
+      const v = responseHeader(headers, name)
+      if (v !== undefined) safe[name] = v
+    }
+    let etag = safe.etag ?? ''
+    if (etag === '' && reason === undefined) {
+      etag = computeEtag(body)
+      safe.etag = etag
+    }
+    if (reason === 'status') {
+      const shared: StoredResponse = { status, headers: safe, body, etag, storedAt: now, freshUntil: now }
+      uncachedValues.add(shared)
+      return shared
+    }
+    const ttl =
+      route.jitter > 0
+        ? Math.max(1, Math.round(route.ttl * (1 + route.jitter * (2 * Math.random() - 1))))
+        : route.ttl
+    ctx.setTtl(ttl)
+    if (plan.tags.length > 0) ctx.setTags(plan.tags)
+    return { status, headers: safe, body, etag, storedAt: now, freshUntil: now + ttl }
+  }
+
+  #unstorable(
+    status: number,
+    headers: HttpResponseHeaders,
+    body: Uint8Array,
+    route: ResolvedRoute,
+  ): UncacheableReason | undefined {
+    if (headers['set-cookie'] !== undefined) return 'set-cookie'
+    const cc = cacheControlDirectives(headers['cache-control'])
+    if (cc.has('no-store')) return 'no-store'
+    if (cc.has('private')) return 'private'
+    const vary = responseHeader(headers, 'vary')
+    if (vary?.split(',').some((v) => v.trim() === '*')) return 'vary'
+    if (body.byteLength > route.maxBodyBytes) return 'too-large'
+    if (!route.statuses.has(status)) return 'status'
+    return undefined
+  }
+
+  #pass(reason: UncacheableReason): PassValue {
+    const v: PassValue = { pass: reason }
+    passValues.add(v)
+    return v
+  }
+
+  #fail(err: unknown): void {
+    try {
+      this.#onError?.(err)
+    } catch {
+      // A throwing onError must not break a request.
+    }
+  }
+}
+
+/** A framework-neutral response cache over `cache` (see ResponseCache). Throws E_INVALID_OPTION. */
+export function createResponseCache(options: ResponseCacheOptions): ResponseCache {
+  return new ResponseCache(options)
+}
+
+/**
+ * Invalidate cached responses of `cache` without a ResponseCache at hand (the Express
+ * `invalidate()` helper): by tag, by path (every query and vary variant), or by custom key.
+ */
+export function invalidateResponses(
+  cache: Cache,
+  target: InvalidateTarget,
+  options: { namespace?: string } = {},
+): Promise<void> {
+  return new ResponseCache({
+    cache,
+    ...(options.namespace === undefined ? {} : { namespace: options.namespace }),
+  }).invalidate(target)
+}

@@ -1,0 +1,184 @@
+import {
+  type Duration,
+  type HandlerResult,
+  type HttpRequestInfo,
+  type ResponseCache,
+  type RouteCacheOptions,
+  toMs,
+} from '@herdless/core'
+import {
+  type CallHandler,
+  type ExecutionContext,
+  Inject,
+  Injectable,
+  type NestInterceptor,
+  SetMetadata,
+} from '@nestjs/common'
+import { HEADERS_METADATA, HTTP_CODE_METADATA } from '@nestjs/common/constants'
+import { Reflector } from '@nestjs/core'
+import { defer, lastValueFrom, type Observable } from 'rxjs'
+import { captureResponse, type ResponseLike } from './capture-response'
+import {
+  CACHE_TTL_METADATA,
+  HERDLESS_RESPONSE_CACHE,
+  HTTP_CACHE_METADATA,
+  NO_CACHE_METADATA,
+} from './constants'
+
+/** This route's response caching options (ttl, staleTtl, tags, vary, statuses, ...). */
+export const HttpCache = (options: RouteCacheOptions) => SetMetadata(HTTP_CACHE_METADATA, options)
+
+/** Fresh TTL of this route's cached responses (over @HttpCache and the module's `http.ttl`). */
+export const CacheTTL = (ttl: Duration) => {
+  toMs(ttl, '@CacheTTL(ttl)')
+  return SetMetadata(CACHE_TTL_METADATA, ttl)
+}
+
+/** Never cache this route (or every route of this controller): GET and HEAD answer X-Cache: BYPASS. */
+export const NoCache = () => SetMetadata(NO_CACHE_METADATA, true)
+
+interface RequestLike {
+  method: string
+  url: string
+  originalUrl?: string
+  headers: HttpRequestInfo['headers']
+}
+
+type Handler = ReturnType<ExecutionContext['getHandler']>
+type Controller = ReturnType<ExecutionContext['getClass']>
+
+interface RouteInfo {
+  options: RouteCacheOptions | undefined
+  status: number
+  headers: Readonly<Record<string, string>>
+}
+
+/** Bypassed requests carry X-Cache: BYPASS; a response object that cannot set headers is left alone. */
+function setHeader(res: unknown, name: string, value: string): void {
+  const r = res as {
+    header?: (n: string, v: string) => unknown
+    setHeader?: (n: string, v: string) => unknown
+  }
+  if (typeof r.header === 'function') r.header(name, value)
+  else r.setHeader?.(name, value)
+}
+
+/**
+ * Response caching for Nest routes, on core's framework-neutral `http/` ResponseCache (the
+ * semantics of @herdless/express and @herdless/fastify): GET and HEAD, 200 by default; the key
+ * is the method + normalized URL + `vary` headers; Set-Cookie, `Cache-Control: no-store|private`
+ * and Authorization bypass; ETag + If-None-Match answer 304; `X-Cache: HIT|MISS|STALE|BYPASS`
+ * and `Age`; concurrent identical requests run the handler once; a stale response is served
+ * while one request refreshes it.
+ *
+ * `@UseInterceptors(HttpCacheInterceptor)` on a controller or route, or
+ * `{ provide: APP_INTERCEPTOR, useClass: HttpCacheInterceptor }` for every route. Works on
+ * platform-express and platform-fastify. A cached response is sent as a web `Response`
+ * (status and headers included), which Nest 12 sends as it is.
+ */
+@Injectable()
+export class HttpCacheInterceptor implements NestInterceptor {
+  readonly #responses: ResponseCache
+  readonly #reflector: Reflector
+  readonly #routes = new WeakMap<object, RouteInfo>()
+
+  // Explicit @Inject: this package is built with esbuild, which emits no design:paramtypes.
+  constructor(
+    @Inject(HERDLESS_RESPONSE_CACHE) responses: ResponseCache,
+    @Inject(Reflector) reflector: Reflector,
+  ) {
+    this.#responses = responses
+    this.#reflector = reflector
+  }
+
+  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    if (context.getType() !== 'http') return next.handle()
+    const http = context.switchToHttp()
+    const req = http.getRequest<RequestLike>()
+    const res = http.getResponse<ResponseLike>()
+    const method = req.method.toUpperCase()
+    if (method !== 'GET' && method !== 'HEAD') return next.handle()
+    const handler = context.getHandler()
+    const controller = context.getClass()
+    if (this.#reflector.getAllAndOverride<boolean | undefined>(NO_CACHE_METADATA, [handler, controller])) {
+      setHeader(res, 'x-cache', 'BYPASS')
+      return next.handle()
+    }
+    const route = this.#route(handler, controller)
+    const info: HttpRequestInfo = { method, url: req.originalUrl ?? req.url, headers: req.headers }
+    const plan = this.#responses.plan(
+      info,
+      route.options === undefined ? undefined : { route: route.options },
+    )
+    if (!plan.eligible) {
+      setHeader(res, 'x-cache', 'BYPASS')
+      return next.handle()
+    }
+    return defer(async () => {
+      let own: { value: unknown } | undefined
+      let ownError: { error: unknown } | undefined
+      const run = async (): Promise<HandlerResult> => {
+        try {
+          const value = await lastValueFrom(next.handle(), { defaultValue: undefined })
+          own = { value }
+          return captureResponse(value, res, route, true)
+        } catch (error) {
+          // An exception (a 404, a validation error) goes to Nest's filters below, uncached.
+          ownError = { error }
+          return { kind: 'streamed' }
+        }
+      }
+      const refresh = async (): Promise<HandlerResult> =>
+        captureResponse(await lastValueFrom(next.handle(), { defaultValue: undefined }), res, route, false)
+      const outcome = await this.#responses.lookup(plan, {
+        ...(plan.method === 'GET' ? { run } : {}),
+        refresh,
+      })
+
+      if (outcome.kind === 'run') {
+        setHeader(res, 'x-cache', outcome.xCache)
+        return lastValueFrom(next.handle(), { defaultValue: undefined })
+      }
+      if (outcome.kind === 'own') {
+        if (ownError !== undefined) throw ownError.error
+        setHeader(res, 'x-cache', outcome.xCache)
+        return own?.value
+      }
+      for (const name of outcome.removeHeaders) res.removeHeader?.(name)
+      if (outcome.own && !outcome.notModified && own !== undefined) {
+        // This request's own output: Nest sends it as usual, with the validators added.
+        for (const [name, value] of Object.entries(outcome.headers)) setHeader(res, name, value)
+        return own.value
+      }
+      const body = outcome.notModified || plan.method === 'HEAD' ? null : outcome.response.body
+      return new Response(body, { status: outcome.status, headers: outcome.headers })
+    })
+  }
+
+  /** The route's options (@HttpCache + @CacheTTL), status and static headers, read once per handler. */
+  #route(handler: Handler, controller: Controller): RouteInfo {
+    let info = this.#routes.get(handler)
+    if (info !== undefined) return info
+    const base = this.#reflector.getAllAndOverride<RouteCacheOptions | undefined>(HTTP_CACHE_METADATA, [
+      handler,
+      controller,
+    ])
+    const ttl = this.#reflector.getAllAndOverride<Duration | undefined>(CACHE_TTL_METADATA, [
+      handler,
+      controller,
+    ])
+    const options = ttl === undefined ? base : { ...base, ttl }
+    // Validated now (E_INVALID_OPTION), then remembered by the ResponseCache per object.
+    this.#responses.route(options)
+    const headers: Record<string, string> = {}
+    const declared = this.#reflector.get<Array<{ name: string; value: string }> | undefined>(
+      HEADERS_METADATA,
+      handler,
+    )
+    for (const h of declared ?? []) headers[h.name.toLowerCase()] = String(h.value)
+    const status = this.#reflector.get<number | undefined>(HTTP_CODE_METADATA, handler) ?? 200
+    info = { options, status, headers }
+    this.#routes.set(handler, info)
+    return info
+  }
+}
