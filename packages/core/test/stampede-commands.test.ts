@@ -1,0 +1,105 @@
+import { type Cache, createCache } from '@herdless/core'
+import { parseInfo, type RedisServer, RespConnection, startRedis, uniqueKey } from '@herdless/test-utils'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+
+/**
+ * Redis commands per lock waiter, counted by the server itself (INFO commandstats on a private
+ * server, so no other test's traffic is in the numbers).
+ *
+ * The bound is the issue's benchmark target: at most 4 commands per waiter. Woken by the bus
+ * a waiter needs 3 (its GET miss, its failed SET NX, the GET after the notification); a
+ * waiter that can only poll pays a GET + SET NX per poll on top.
+ */
+const WAITERS = 15
+const PER_WAITER = 4
+/**
+ * The holder: GET miss, SET NX, GET re-read, EVALSHA (NOSCRIPT on a fresh server) + EVAL, the
+ * GET, SET and DEL inside that script (commandstats counts them too), PUBLISH.
+ */
+const HOLDER = 9
+/** Connection and Pub/Sub bookkeeping, not per-call work. */
+const NOT_COUNTED = new Set([
+  'info',
+  'client',
+  'hello',
+  'ping',
+  'select',
+  'auth',
+  'command',
+  'cluster',
+  'readonly',
+  'config',
+  'subscribe',
+  'ssubscribe',
+  'psubscribe',
+  'unsubscribe',
+  'sunsubscribe',
+  'punsubscribe',
+])
+
+let server: RedisServer
+let admin: RespConnection
+beforeAll(async () => {
+  server = await startRedis()
+  admin = await RespConnection.open(server.port)
+})
+afterAll(async () => {
+  admin?.close()
+  await server?.stop()
+})
+
+async function commandStats(): Promise<Record<string, number>> {
+  const info = parseInfo(await admin.text('INFO', 'commandstats'))
+  const out: Record<string, number> = {}
+  for (const [field, value] of Object.entries(info)) {
+    const name = field.replace(/^cmdstat_/, '')
+    if (name === field || NOT_COUNTED.has(name.split('|')[0] ?? name)) continue
+    const calls = /calls=(\d+)/.exec(value)
+    const rejected = /rejected_calls=(\d+)/.exec(value)
+    out[name] = Number(calls?.[1] ?? 0) + Number(rejected?.[1] ?? 0)
+  }
+  return out
+}
+
+function diff(after: Record<string, number>, before: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {}
+  for (const [k, n] of Object.entries(after)) if (n - (before[k] ?? 0) > 0) out[k] = n - (before[k] ?? 0)
+  return out
+}
+
+describe('Redis commands per lock waiter', () => {
+  it(`${WAITERS + 1} processes' callers on one cold key: at most ${PER_WAITER} commands per waiter`, async () => {
+    // One cache per "process": its own connections and in-process state, so each one that
+    // does not win the lock is a fleet-level waiter (no in-process coalescing between them).
+    const subscribed: Promise<void>[] = []
+    const caches: Cache[] = Array.from({ length: WAITERS + 1 }, () => {
+      const c = createCache({ redis: server.url, prefix: 'cmd', bus: true, jitter: 0, redisTimeout: '2s' })
+      subscribed.push(new Promise((resolve) => c.once('bus:ready', () => resolve())))
+      return c
+    })
+    try {
+      // Connected and subscribed before counting: notifications can reach every waiter.
+      await Promise.all([...subscribed, ...caches.map((c) => c.get(uniqueKey('warmup')))])
+      const key = uniqueKey('cold')
+      let calls = 0
+      const loader = async () => {
+        calls++
+        await new Promise((r) => setTimeout(r, 200))
+        return 'value'
+      }
+      const before = await commandStats()
+      const values = await Promise.all(caches.map((c) => c.getOrSet(key, loader)))
+      const used = diff(await commandStats(), before)
+      const totalUsed = Object.values(used).reduce((a, b) => a + b, 0)
+
+      expect(calls).toBe(1)
+      expect(values.every((v) => v === 'value')).toBe(true)
+      expect(
+        totalUsed,
+        `${totalUsed} commands for 1 holder + ${WAITERS} waiters: ${JSON.stringify(used)}`,
+      ).toBeLessThanOrEqual(PER_WAITER * WAITERS + HOLDER)
+    } finally {
+      await Promise.all(caches.map((c) => c.close()))
+    }
+  })
+})
