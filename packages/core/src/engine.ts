@@ -340,7 +340,6 @@ export class Engine {
         (stale === undefined || again.createdAt > stale.createdAt)
       ) {
         this.#release(lockKey, token, userKey)
-        this.emit('hit', { key: userKey, tier: 'l2' })
         this.hooks.onFill?.(k, again)
         return again.value as T
       }
@@ -376,7 +375,6 @@ export class Engine {
       const e = await this.#tryRead(k, userKey)
       if (e !== undefined && Date.now() < e.staleUntil) {
         this.emit('lock:wait', { key: userKey, duration: Date.now() - started, outcome: 'value' })
-        this.emit('hit', { key: userKey, tier: 'l2' })
         return e.value as T
       }
       // The holder may have died: its lock expires after lock.ttl and one waiter takes over.
@@ -400,7 +398,6 @@ export class Engine {
         if (again !== undefined && Date.now() < again.staleUntil) {
           this.#release(lockKey, token, userKey)
           this.emit('lock:wait', { key: userKey, duration: Date.now() - started, outcome: 'value' })
-          this.emit('hit', { key: userKey, tier: 'l2' })
           return again.value as T
         }
         this.emit('lock:wait', { key: userKey, duration: Date.now() - started, outcome: 'takeover' })
