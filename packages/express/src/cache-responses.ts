@@ -1,0 +1,147 @@
+import {
+  type CacheOutcome,
+  createResponseCache,
+  type HandlerResult,
+  InvalidOptionError,
+  type ResponseCacheOptions,
+  toMs,
+} from '@herdless/core'
+import type { NextFunction, Request, RequestHandler, Response } from 'express'
+import { REFRESH_REQUEST, refreshSource, runRefresh } from './refresh-request'
+import { ResponseCapture } from './response-capture'
+import type { CacheResponsesOptions, HerdlessRequestState } from './types'
+
+/** Validators Express itself answers with 304 (res.send checks req.fresh): hidden from a handler run for the cache. */
+const CONDITIONAL = ['if-none-match', 'if-modified-since'] as const
+
+/**
+ * Response caching middleware for Express 4 and 5. GET and HEAD are answered from the cache
+ * (HEAD from the GET entry); concurrent identical requests run the handler once, across every
+ * process sharing the cache; a stale response is served at once while one request refreshes
+ * it, and when the handler fails. Responses carry `X-Cache` and `Age`; `If-None-Match` gets 304.
+ *
+ * ```ts
+ * app.get('/products', cacheResponses({ cache, ttl: '30s', tags: ['products'] }), listProducts)
+ * ```
+ */
+export function cacheResponses(options: CacheResponsesOptions): RequestHandler {
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidOptionError('options', 'an object with at least { cache }', options)
+  }
+  const { key, tags, ...rest } = options
+  if (key !== undefined && typeof key !== 'function') {
+    throw new InvalidOptionError('key', 'a function (req) => string | undefined', key)
+  }
+  if (tags !== undefined && typeof tags !== 'function' && !Array.isArray(tags)) {
+    throw new InvalidOptionError('tags', 'an array of strings or a function (req) => string[]', tags)
+  }
+  const core: ResponseCacheOptions = { ...rest }
+  if (Array.isArray(tags)) core.tags = tags
+  const rc = createResponseCache(core)
+  const cache = options.cache
+  const tagsOf = typeof tags === 'function' ? tags : undefined
+  const abandonAfterCloseMs =
+    options.refreshTimeout === undefined ? 30_000 : toMs(options.refreshTimeout, 'refreshTimeout')
+  const invalidate: HerdlessRequestState['invalidate'] = (target) => rc.invalidate(target)
+
+  return function herdlessCacheResponses(req: Request, res: Response, next: NextFunction): void {
+    const state: HerdlessRequestState = { cache, key: undefined, xCache: undefined, invalidate }
+    if ((req as unknown as Record<symbol, unknown>)[REFRESH_REQUEST] === true) {
+      // A refresh run this middleware dispatched: run the handler, its output is captured.
+      req.herdless = state
+      next()
+      return
+    }
+    let plan: ReturnType<typeof rc.plan>
+    try {
+      plan = rc.plan(
+        { method: req.method, url: req.originalUrl, headers: req.headers },
+        { key: key?.(req), tags: tagsOf?.(req) },
+      )
+    } catch (err) {
+      next(err)
+      return
+    }
+    if (!plan.eligible) {
+      state.xCache = 'BYPASS'
+      req.herdless = state
+      res.setHeader('x-cache', 'BYPASS')
+      next()
+      return
+    }
+    const lookupPlan = plan
+    req.herdless = { ...state, key: plan.key }
+    const herdless = req.herdless
+    const source = refreshSource(req)
+    const maxBodyBytes = plan.route.maxBodyBytes
+    let capture: ResponseCapture | undefined
+
+    const run = (): Promise<HandlerResult> => {
+      const c = new ResponseCapture(res, { live: true, maxBodyBytes, abandonAfterCloseMs })
+      capture = c
+      c.install()
+      herdless.xCache = 'MISS'
+      res.setHeader('x-cache', 'MISS')
+      const hidden: [string, string | string[]][] = []
+      for (const name of CONDITIONAL) {
+        const v = req.headers[name]
+        if (v !== undefined) {
+          hidden.push([name, v])
+          delete req.headers[name]
+        }
+      }
+      if (hidden.length > 0) {
+        void c.result.then(() => {
+          for (const [name, v] of hidden) req.headers[name] = v
+        })
+      }
+      next()
+      return c.result
+    }
+
+    const deliver = (outcome: CacheOutcome): void => {
+      switch (outcome.kind) {
+        case 'run':
+          herdless.xCache = 'MISS'
+          if (!res.headersSent) res.setHeader('x-cache', 'MISS')
+          next()
+          return
+        case 'own':
+          // Not stored: the handler's response as it made it (a stream is already on its way).
+          if (outcome.result.kind === 'captured' && capture !== undefined) {
+            capture.send(res.statusCode, {}, [], capture.body)
+          }
+          return
+        case 'response': {
+          herdless.xCache = outcome.xCache
+          const body = req.method === 'HEAD' ? undefined : outcome.response.body
+          if (capture !== undefined) {
+            capture.send(
+              outcome.status,
+              outcome.headers,
+              outcome.removeHeaders,
+              outcome.own ? capture.body : body,
+            )
+            return
+          }
+          if (res.headersSent) return
+          for (const name of outcome.removeHeaders) res.removeHeader(name)
+          for (const [name, value] of Object.entries(outcome.headers)) res.setHeader(name, value)
+          res.statusCode = outcome.status
+          res.end(outcome.notModified ? undefined : body)
+          return
+        }
+      }
+    }
+
+    rc.lookup(lookupPlan, {
+      run: lookupPlan.method === 'GET' ? run : undefined,
+      refresh: (signal) => runRefresh(source, maxBodyBytes, signal),
+    })
+      .then(deliver)
+      .catch((err: unknown) => {
+        options.onError?.(err)
+        if (capture === undefined && !res.headersSent) next(err)
+      })
+  }
+}

@@ -1,0 +1,60 @@
+import type { Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { type Cache, createCache } from '@herdless/core'
+import { sharedRedis, uniquePrefix, waitUntil } from '@herdless/test-utils'
+import type express from 'express'
+import { afterEach } from 'vitest'
+
+export type ExpressFactory = typeof express
+
+const caches: Cache[] = []
+const servers: Server[] = []
+
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((s) => new Promise((resolve) => s.close(resolve))))
+  await Promise.all(caches.splice(0).map((c) => c.close()))
+})
+
+/** A cache on the shared Redis with a prefix no other test uses; closed after the test. */
+export function testCache(): Cache {
+  const cache = createCache({ redis: sharedRedis().url, prefix: uniquePrefix() })
+  caches.push(cache)
+  return cache
+}
+
+/** Counts handler runs per name. */
+export class Calls {
+  readonly #counts = new Map<string, number>()
+  hit(name: string): number {
+    const n = (this.#counts.get(name) ?? 0) + 1
+    this.#counts.set(name, n)
+    return n
+  }
+  of(name: string): number {
+    return this.#counts.get(name) ?? 0
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}
+
+/** Listen on a free loopback port; closed after the test. Returns the base URL. */
+export async function listen(app: express.Express): Promise<string> {
+  const server = await new Promise<Server>((resolve) => {
+    const s = app.listen(0, '127.0.0.1', () => resolve(s))
+  })
+  // Many concurrent clients on one loopback server: keep the accept backlog out of the way.
+  server.maxConnections = 10_000
+  servers.push(server)
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+}
+
+/** Poll until `check` holds (5 s at most). */
+export function until(
+  what: string,
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 5_000,
+): Promise<void> {
+  return waitUntil(what, async () => ((await check()) ? true : 'not yet'), { timeoutMs, intervalMs: 20 })
+}
