@@ -47,6 +47,9 @@ export class Cache {
   readonly #maxKey: number
   readonly #resolved = new WeakMap<CallOptions, ResolvedCallOptions>()
   readonly #co: Coherence
+  readonly #clone: boolean
+  /** Root namespace: L1 is keyed by the caller's key (no entry-key string on a hit). */
+  readonly #root: boolean
 
   /** @internal use createCache() */
   constructor(engine: Engine, keys: Keyspace, call: ResolvedCallOptions) {
@@ -54,6 +57,8 @@ export class Cache {
     this.#keys = keys
     this.#call = call
     this.#maxKey = engine.options.maxKeyLength
+    this.#clone = engine.options.l1 !== false && engine.options.l1.clone
+    this.#root = keys.base === `${keys.prefix}:`
     const co = engine.coherence
     if (co === undefined) throw new Error('internal: engine has no coherence layer')
     this.#co = co
@@ -104,17 +109,15 @@ export class Cache {
     } catch (err) {
       return Promise.reject(err)
     }
-    const k = this.#keys.entry(key)
     if (cacheTrace.hasSubscribers) {
       const ctx: CacheTraceContext = { operation: 'getOrSet', key, prefix: this.#keys.prefix }
-      return cacheTrace.tracePromise(() => this.#lookup(k, key, loader, o, ctx), ctx)
+      return cacheTrace.tracePromise(() => this.#lookup(key, loader, o, ctx), ctx)
     }
-    return this.#lookup(k, key, loader, o, undefined)
+    return this.#lookup(key, loader, o, undefined)
   }
 
   /** L1, then L2 and the loader. Not async: an L1 hit costs no extra promise hop. */
   #lookup<T>(
-    k: string,
     key: string,
     loader: Loader<T>,
     o: ResolvedCallOptions,
@@ -122,27 +125,28 @@ export class Cache {
   ): Promise<T> {
     const co = this.#co
     if (co.l1 !== undefined && co.l1Usable && !o.skipL1) {
-      const item = co.l1.get(k)
+      const root = this.#root
+      const item = co.l1.get(root ? key : this.#keys.entry(key), root)
       if (item !== undefined) {
         const now = Date.now()
-        if (now < item.until && (item.tags.length === 0 || co.tagStaleSync(item, k) === false)) {
+        if (now < item.until && (item.tags.length === 0 || co.tagStaleSync(item, item.full) === false)) {
           const engine = this.#engine
-          engine.emit('hit', { key, tier: 'l1' })
+          if (engine.wants('hit')) engine.emit('hit', { key, tier: 'l1' })
           const beta = o.earlyRefreshBeta
           if (
             beta > 0 &&
             item.loadMs > 0 &&
             now - item.loadMs * beta * Math.log(Math.random()) >= item.freshUntil
           ) {
-            engine.refreshInBackground(k, key, loader, o, item as unknown as Entry)
+            engine.refreshInBackground(item.full, key, loader, o, item as unknown as Entry)
           }
           if (trace !== undefined) Object.assign(trace, { tier: 'l1', outcome: 'hit' })
           return Promise.resolve(this.#out(item.value) as T)
         }
       }
-      this.#engine.emit('miss', { key, tier: 'l1' })
+      if (this.#engine.wants('miss')) this.#engine.emit('miss', { key, tier: 'l1' })
     }
-    return this.#readThrough(k, key, loader, o, trace)
+    return this.#readThrough(this.#keys.entry(key), key, loader, o, trace)
   }
 
   async #readThrough<T>(
@@ -204,7 +208,7 @@ export class Cache {
     this.#open()
     const engine = this.#engine
     const k = this.#keys.entry(key)
-    const item = this.#l1Item(k)
+    const item = this.#l1Item(key)
     if (item !== undefined) {
       engine.emit('hit', { key, tier: 'l1' })
       return this.#out(item.value) as T
@@ -494,7 +498,7 @@ export class Cache {
     const out: Array<Entry | undefined> = new Array<Entry | undefined>(list.length).fill(undefined)
     const need: number[] = []
     list.forEach((key, i) => {
-      const item = this.#l1Item(this.#keys.entry(key))
+      const item = this.#l1Item(key)
       if (item !== undefined) out[i] = item as unknown as Entry
       else need.push(i)
     })
@@ -560,18 +564,17 @@ export class Cache {
   }
 
   /** A fresh, usable L1 item (tag-checked), or undefined. */
-  #l1Item(k: string) {
+  #l1Item(key: string) {
     const co = this.#co
     if (co.l1 === undefined || !co.l1Usable) return undefined
-    const item = co.l1.get(k)
+    const item = co.l1.get(this.#root ? key : this.#keys.entry(key), this.#root)
     if (item === undefined || Date.now() >= item.until) return undefined
-    if (item.tags.length > 0 && co.tagStaleSync(item, k) !== false) return undefined
+    if (item.tags.length > 0 && co.tagStaleSync(item, item.full) !== false) return undefined
     return item
   }
 
   #out(value: unknown): unknown {
-    const l1 = this.#engine.options.l1
-    return l1 !== false && l1.clone ? structuredClone(value) : value
+    return this.#clone ? structuredClone(value) : value
   }
 
   #resolve(options: CallOptions): ResolvedCallOptions {
@@ -628,7 +631,9 @@ export function createCache(options?: CacheOptions): Cache {
   const engine = new Engine(store, guard, resolved)
   if (redlock !== undefined) engine.lock = redlock
   const l1 =
-    resolved.l1 === false ? undefined : new L1Cache(resolved.l1.max, resolved.l1.maxBytes, resolved.l1.ttl)
+    resolved.l1 === false
+      ? undefined
+      : new L1Cache(resolved.l1.max, resolved.l1.maxBytes, resolved.l1.ttl, resolved.prefix)
   const coherence = new Coherence(engine, l1, store instanceof RedisStore ? store.client : undefined)
   engine.coherence = coherence
   engine.hooks = coherence

@@ -11,34 +11,49 @@ export interface L1Item {
   staleUntil: number
   loadMs: number
   tags: readonly string[]
+  /** The entry key in Redis (pattern invalidation matches on it). */
+  full: string
+  /** Stored under the caller's own key (root namespace) rather than the entry key. */
+  root: boolean
 }
 
 /**
  * The in-process tier (lru-cache: max entries and, optionally, max bytes). An item never
  * outlives its entry's freshUntil; expiry is checked by the caller with one Date.now(), so
  * lru-cache's own TTL clock stays off the hit path.
+ *
+ * Entries of the root namespace are stored under the caller's key string itself: a hit then
+ * builds no `prefix:{key}` string to hash (profiling showed that string dominating the hit).
+ * Namespaced entries keep their entry key; the `root` flag tells the two apart should a
+ * root key ever equal another namespace's entry key.
  */
 export class L1Cache {
   readonly #lru: LRUCache<string, L1Item>
   readonly #ttl: number
   readonly #sized: boolean
+  /** `<prefix>:{` — entry keys of the root namespace start with it. */
+  readonly #rootOpen: string
 
-  constructor(max: number, maxBytes: number, ttl: number) {
+  constructor(max: number, maxBytes: number, ttl: number, prefix: string) {
     this.#ttl = ttl
     this.#sized = maxBytes > 0
+    this.#rootOpen = `${prefix}:{`
     this.#lru =
       maxBytes > 0
         ? new LRUCache<string, L1Item>({ max, maxSize: maxBytes, sizeCalculation: () => 1 })
         : new LRUCache<string, L1Item>({ max })
   }
 
-  get(key: string): L1Item | undefined {
-    return this.#lru.get(key)
+  /** Hot path: `key` is the caller's key (root namespace) or the entry key (others). */
+  get(key: string, root: boolean): L1Item | undefined {
+    const item = this.#lru.get(key)
+    return item !== undefined && item.root === root ? item : undefined
   }
 
-  set(key: string, entry: Entry, size: number, now = Date.now()): void {
+  set(full: string, entry: Entry, size: number, now = Date.now()): void {
     const until = this.#ttl > 0 ? Math.min(entry.freshUntil, now + this.#ttl) : entry.freshUntil
     if (until <= now) return
+    const root = full.startsWith(this.#rootOpen)
     const item: L1Item = {
       value: entry.value,
       until,
@@ -47,23 +62,26 @@ export class L1Cache {
       staleUntil: entry.staleUntil,
       loadMs: entry.loadMs,
       tags: entry.tags,
+      full,
+      root,
     }
-    this.#lru.set(key, item, this.#sized ? { size: Math.max(1, size) } : undefined)
+    this.#lru.set(this.#lruKey(full, root), item, this.#sized ? { size: Math.max(1, size) } : undefined)
   }
 
-  delete(keys: readonly string[]): void {
-    for (const k of keys) this.#lru.delete(k)
+  /** Drop entries by their entry keys. */
+  delete(fulls: readonly string[]): void {
+    for (const full of fulls) {
+      const root = full.startsWith(this.#rootOpen)
+      const key = this.#lruKey(full, root)
+      if (this.#lru.get(key)?.full === full) this.#lru.delete(key)
+    }
   }
 
-  deleteMatching(test: (key: string) => boolean): number {
-    let n = 0
-    for (const k of [...this.#lru.keys()]) {
-      if (test(k)) {
-        this.#lru.delete(k)
-        n++
-      }
-    }
-    return n
+  deleteMatching(test: (entryKey: string) => boolean): number {
+    const doomed: string[] = []
+    for (const [key, item] of this.#lru.entries()) if (test(item.full)) doomed.push(key)
+    for (const key of doomed) this.#lru.delete(key)
+    return doomed.length
   }
 
   clear(): number {
@@ -74,5 +92,9 @@ export class L1Cache {
 
   get size(): number {
     return this.#lru.size
+  }
+
+  #lruKey(full: string, root: boolean): string {
+    return root ? full.slice(this.#rootOpen.length, -1) : full
   }
 }
