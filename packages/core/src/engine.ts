@@ -280,16 +280,9 @@ export class Engine {
     const p = this.coalesce(k, async () => {
       const token = newToken()
       const lockKey = `${k}:lock`
-      let acquired: boolean
-      try {
-        acquired = await this.guard.call(
-          'SET NX',
-          userKey,
-          () => this.lock.acquire(lockKey, token, o.lockTtl),
-          lockKey,
-        )
-      } catch (err) {
-        this.reportError(err as CacheError, 'lock', userKey)
+      const acquired = await this.#acquire(lockKey, token, userKey, o)
+      if (typeof acquired !== 'boolean') {
+        this.reportError(acquired, 'lock', userKey)
         return stale.value as T
       }
       if (!acquired) return stale.value as T
@@ -315,16 +308,9 @@ export class Engine {
   ): Promise<T> {
     const lockKey = `${k}:lock`
     const token = newToken()
-    let acquired: boolean
-    try {
-      acquired = await this.guard.call(
-        'SET NX',
-        userKey,
-        () => this.lock.acquire(lockKey, token, o.lockTtl),
-        lockKey,
-      )
-    } catch (err) {
-      this.storeFailed(err, o, 'lock', userKey)
+    const acquired = await this.#acquire(lockKey, token, userKey, o)
+    if (typeof acquired !== 'boolean') {
+      this.storeFailed(acquired, o, 'lock', userKey)
       // Redis is unreachable: nobody can coordinate; answer from the loader.
       return this.#loadAsHolder(k, userKey, loader, o, stale, '', false)
     }
@@ -379,16 +365,9 @@ export class Engine {
       }
       // The holder may have died: its lock expires after lock.ttl and one waiter takes over.
       const token = newToken()
-      let acquired = false
-      try {
-        acquired = await this.guard.call(
-          'SET NX',
-          userKey,
-          () => this.lock.acquire(lockKey, token, o.lockTtl),
-          lockKey,
-        )
-      } catch (err) {
-        this.storeFailed(err, o, 'lock', userKey)
+      const acquired = await this.#acquire(lockKey, token, userKey, o)
+      if (typeof acquired !== 'boolean') {
+        this.storeFailed(acquired, o, 'lock', userKey)
         return this.#loadAsHolder(k, userKey, loader, o, undefined, '', false)
       }
       if (acquired) {
@@ -410,6 +389,18 @@ export class Engine {
     this.emit('lock:timeout', { key: userKey, duration: waited })
     if (o.lockOnTimeout === 'throw') throw new LockTimeoutError(userKey, o.lockWait)
     return this.#loadAsHolder(k, userKey, loader, o, undefined, '', false)
+  }
+
+  /** SET NX through the guard: whether we hold the lock, or why Redis could not say. */
+  #acquire(
+    lockKey: string,
+    token: string,
+    userKey: string,
+    o: ResolvedCallOptions,
+  ): Promise<boolean | CacheError> {
+    return this.guard
+      .call('SET NX', userKey, () => this.lock.acquire(lockKey, token, o.lockTtl), lockKey)
+      .catch((err: unknown) => err as CacheError)
   }
 
   async #tryRead(k: string, userKey: string): Promise<Entry | undefined> {
