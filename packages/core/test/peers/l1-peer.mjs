@@ -41,4 +41,6 @@ process.on('message', async (m) => {
     process.send({ id: m.id, ok: false, error: String(err) })
   }
 })
+// The test process went away (crash, timeout): never linger as an orphan.
+process.on('disconnect', () => process.exit(0))
 process.send({ hello: true })

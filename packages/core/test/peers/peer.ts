@@ -97,13 +97,19 @@ export async function startPeer(options: CacheOptions): Promise<Peer> {
     },
   }
   if (options.redis !== undefined) {
-    await waitUntil(
-      'the peer bus to subscribe',
-      async () => (await peer.stats()).ready > 0 || 'not subscribed',
-      {
-        timeoutMs: 10_000,
-      },
-    )
+    try {
+      await waitUntil(
+        'the peer bus to subscribe',
+        async () => (await peer.stats()).ready > 0 || 'not subscribed',
+        {
+          timeoutMs: 10_000,
+        },
+      )
+    } catch (err) {
+      // A peer that never became ready must not outlive the test that started it.
+      child.kill('SIGKILL')
+      throw err
+    }
   }
   return peer
 }
