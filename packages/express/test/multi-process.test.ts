@@ -37,7 +37,8 @@ afterAll(async () => {
 function startApp(prefix: string): Promise<string> {
   const child = spawn(process.execPath, [fixture], {
     env: { ...process.env, REDIS_URL: sharedRedis().url, PREFIX: prefix },
-    stdio: ['ignore', 'pipe', 'inherit'],
+    // stdin stays open while this test process lives: the app exits when it closes.
+    stdio: ['pipe', 'pipe', 'inherit'],
   })
   children.push(child)
   return new Promise((resolve, reject) => {
