@@ -7,9 +7,16 @@ import { type Cache, cached, createCache, invalidates, methodKey } from '@herdle
 import { sharedRedis, uniquePrefix } from '@herdless/test-utils'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
+/**
+ * These tests count loader/handler runs. On a loaded 2-core CI machine a Redis read can outlast
+ * the 250 ms default deadline and fail open to the loader (by design), which would read as a
+ * stampede; a generous deadline keeps the count about coordination, not machine load.
+ */
+const TEST_REDIS_TIMEOUT = '2s'
+
 let cache: Cache
 beforeAll(() => {
-  cache = createCache({ redis: sharedRedis().url, prefix: uniquePrefix() })
+  cache = createCache({ redis: sharedRedis().url, prefix: uniquePrefix(), redisTimeout: TEST_REDIS_TIMEOUT })
 })
 afterAll(async () => {
   await cache.close()

@@ -4,6 +4,13 @@ import { sharedRedis, uniquePrefix, waitUntil } from '@herdless/test-utils'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { afterEach } from 'vitest'
 
+/**
+ * These tests count loader/handler runs. On a loaded 2-core CI machine a Redis read can outlast
+ * the 250 ms default deadline and fail open to the loader (by design), which would read as a
+ * stampede; a generous deadline keeps the count about coordination, not machine load.
+ */
+const TEST_REDIS_TIMEOUT = '2s'
+
 const apps: FastifyInstance[] = []
 const caches: Cache[] = []
 
@@ -14,7 +21,11 @@ afterEach(async () => {
 
 /** A cache on the shared Redis with a prefix no other test uses; closed after the test. */
 export function testCache(): Cache {
-  const cache = createCache({ redis: sharedRedis().url, prefix: uniquePrefix() })
+  const cache = createCache({
+    redis: sharedRedis().url,
+    prefix: uniquePrefix(),
+    redisTimeout: TEST_REDIS_TIMEOUT,
+  })
   caches.push(cache)
   return cache
 }

@@ -63,7 +63,7 @@ class ItemsController {
 }
 
 @Module({
-  imports: [HerdlessModule.forRoot({ redis: sharedRedis().url, prefix: uniquePrefix() })],
+  imports: [HerdlessModule.forRoot({ redis: sharedRedis().url, prefix: uniquePrefix(), redisTimeout: '2s' })],
   controllers: [ItemsController],
   providers: [HeaderGuard],
 })

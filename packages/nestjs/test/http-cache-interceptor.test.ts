@@ -109,7 +109,9 @@ for (const platform of ['express', 'fastify'] as const) {
 
     beforeAll(async () => {
       @Module({
-        imports: [HerdlessModule.forRoot({ redis: sharedRedis().url, prefix: uniquePrefix() })],
+        imports: [
+          HerdlessModule.forRoot({ redis: sharedRedis().url, prefix: uniquePrefix(), redisTimeout: '2s' }),
+        ],
         controllers: [RoutesController],
       })
       class AppModule {}

@@ -122,6 +122,8 @@ class UserController {
         redis: config.getOrThrow<string>('HERDLESS_REDIS_URL'),
         prefix: config.getOrThrow<string>('HERDLESS_PREFIX'),
         ttl: '1m',
+        // Counts handler runs: a loaded CI machine must not turn a slow read into a fail-open reload.
+        redisTimeout: '2s',
       }),
     }),
   ],
