@@ -61,7 +61,9 @@ export class RedisBus {
       : [base]
     this.#sub = isCluster(publisher)
       ? (publisher as Cluster).duplicate(undefined, options.sharded ? { shardedSubscribers: true } : {})
-      : (publisher as Redis).duplicate({ enableAutoPipelining: false })
+      : // We resubscribe on every 'ready' ourselves: ioredis's own resubscription leaves its
+        // SUBSCRIBE promise unhandled, which rejects if the connection closes before the reply.
+        (publisher as Redis).duplicate({ enableAutoPipelining: false, autoResubscribe: false })
     this.#listen()
   }
 
