@@ -33,22 +33,7 @@ export function testCache(): Cache {
   return cache
 }
 
-/** Counts handler runs per name. */
-export class Calls {
-  readonly #counts = new Map<string, number>()
-  hit(name: string): number {
-    const n = (this.#counts.get(name) ?? 0) + 1
-    this.#counts.set(name, n)
-    return n
-  }
-  of(name: string): number {
-    return this.#counts.get(name) ?? 0
-  }
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms))
-}
+export { Calls, sleep } from '@herdless/test-utils'
 
 /** Listen on a free loopback port; closed after the test. Returns the base URL. */
 export async function listen(app: express.Express): Promise<string> {

@@ -1,55 +1,25 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { sharedRedis, uniquePrefix } from '@herdless/test-utils'
+import {
+  type AppProcess,
+  buildPackages,
+  sharedRedis,
+  startAppProcess,
+  uniquePrefix,
+} from '@herdless/test-utils'
 import request from 'supertest'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 
-const root = fileURLToPath(new URL('../../../', import.meta.url))
 const fixture = fileURLToPath(new URL('./fixtures/app.mjs', import.meta.url))
-const children: ChildProcess[] = []
+const apps: AppProcess[] = []
 
-beforeAll(() => {
-  // The children run the built packages: build them (a turbo cache hit when pnpm test already did).
-  execFileSync(
-    'pnpm',
-    ['exec', 'turbo', 'run', 'build', '--filter=@herdless/express', '--output-logs=errors-only'],
-    {
-      cwd: root,
-      stdio: 'inherit',
-    },
-  )
-}, 180_000)
+// The children run the built packages.
+beforeAll(() => buildPackages('@herdless/express'), 180_000)
+afterAll(() => Promise.all(apps.map((a) => a.stop())))
 
-afterAll(async () => {
-  await Promise.all(
-    children.map(
-      (c) =>
-        new Promise<void>((resolve) => {
-          if (c.exitCode !== null) return resolve()
-          c.once('exit', () => resolve())
-          c.kill('SIGTERM')
-          setTimeout(() => c.kill('SIGKILL'), 5_000).unref()
-        }),
-    ),
-  )
-})
-
-function startApp(prefix: string): Promise<string> {
-  const child = spawn(process.execPath, [fixture], {
-    env: { ...process.env, REDIS_URL: sharedRedis().url, PREFIX: prefix },
-    // stdin stays open while this test process lives: the app exits when it closes.
-    stdio: ['pipe', 'pipe', 'inherit'],
-  })
-  children.push(child)
-  return new Promise((resolve, reject) => {
-    let out = ''
-    child.stdout?.on('data', (d: Buffer) => {
-      out += d.toString()
-      const m = /LISTENING (\d+)/.exec(out)
-      if (m) resolve(`http://127.0.0.1:${m[1]}`)
-    })
-    child.once('exit', (code) => reject(new Error(`app exited with ${code} before listening`)))
-  })
+async function startApp(prefix: string): Promise<string> {
+  const app = await startAppProcess(fixture, { REDIS_URL: sharedRedis().url, PREFIX: prefix })
+  apps.push(app)
+  return app.url
 }
 
 it('two app processes on one Redis run the handler once for a cold route', async () => {

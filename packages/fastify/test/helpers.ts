@@ -45,22 +45,7 @@ export function track(app: FastifyInstance): FastifyInstance {
   return app
 }
 
-/** Counts handler runs per name. */
-export class Calls {
-  readonly #counts = new Map<string, number>()
-  hit(name: string): number {
-    const n = (this.#counts.get(name) ?? 0) + 1
-    this.#counts.set(name, n)
-    return n
-  }
-  of(name: string): number {
-    return this.#counts.get(name) ?? 0
-  }
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms))
-}
+export { Calls, sleep } from '@herdless/test-utils'
 
 /** Poll until `check` holds (5 s at most). */
 export function until(

@@ -1,3 +1,6 @@
+export type { AppProcess } from './app-process'
+export { buildPackages, startAppProcess } from './app-process'
+export { Calls } from './calls'
 export type {
   NodeInfo,
   NodeRef,

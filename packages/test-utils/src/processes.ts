@@ -132,13 +132,20 @@ export interface TrackedChild {
  * process's life with a parent-death signal where available. The child is unref'd: a server a
  * test forgot to stop never keeps Node alive; the exit handler kills it.
  */
-export function spawnTracked(command: string, args: readonly string[]): TrackedChild {
+export function spawnTracked(
+  command: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+): TrackedChild {
   const reg = registry()
   installHandlers(reg)
   const setpriv = findSetpriv()
   const child = setpriv
-    ? spawn(setpriv, ['--pdeathsig', 'KILL', '--', command, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
-    : spawn(command, [...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    ? spawn(setpriv, ['--pdeathsig', 'KILL', '--', command, ...args], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env,
+      })
+    : spawn(command, [...args], { stdio: ['ignore', 'pipe', 'pipe'], env })
   let buffer = ''
   const collect = (chunk: Buffer): void => {
     buffer = (buffer + chunk.toString('utf8')).slice(-4096)
