@@ -312,13 +312,17 @@ export class Cache {
     const list = this.#keyList(keys)
     const engine = this.#engine
     const full = list.map((k) => this.#keys.entry(k))
-    engine.hooks.onInvalidate?.('delete', full)
     let n = 0
+    let failure: unknown
     try {
       n = await engine.guard.call('UNLINK', list[0], () => engine.store.delete(full))
     } catch (err) {
-      engine.storeFailed(err, this.#call, 'delete', list[0])
+      failure = err
     }
+    // Only once Redis has answered: on a cluster the PUBLISH may reach another process before an
+    // UNLINK still in flight to another node, and that process would refill its L1 from the old copy.
+    engine.hooks.onInvalidate?.('delete', full)
+    if (failure !== undefined) engine.storeFailed(failure, this.#call, 'delete', list[0])
     engine.emit('delete', { keys: list })
     return n
   }
@@ -331,16 +335,19 @@ export class Cache {
     const list = this.#keyList(keys)
     const engine = this.#engine
     const full = list.map((k) => this.#keys.entry(k))
-    engine.hooks.onInvalidate?.('expire', full)
     let n = 0
+    let failure: unknown
     try {
       const marked = await Promise.all(
         full.map((k, i) => engine.guard.call('EVALSHA', list[i], () => engine.store.markStale(k, 0), k)),
       )
       n = marked.filter(Boolean).length
     } catch (err) {
-      engine.storeFailed(err, this.#call, 'expire', list[0])
+      failure = err
     }
+    // After Redis answered, for the same reason as delete().
+    engine.hooks.onInvalidate?.('expire', full)
+    if (failure !== undefined) engine.storeFailed(failure, this.#call, 'expire', list[0])
     engine.emit('expire', { keys: list })
     return n
   }
