@@ -48,6 +48,7 @@ export class RedisBus {
   #flushScheduled = false
   #retry: Array<{ channel: string; payload: Buffer; type: BusMessageType; count: number }> = []
   #retryTimer: NodeJS.Timeout | undefined
+  readonly #inflight = new Set<Promise<unknown>>()
   #everUp = false
 
   constructor(publisher: RedisClient, options: RedisBusOptions, handlers: BusHandlers) {
@@ -98,6 +99,18 @@ export class RedisBus {
   async close(): Promise<void> {
     if (this.state === 'closed') return
     this.#flush()
+    // Let the last invalidations reach Redis before the connections close (bounded: a dead
+    // Redis must not hold close() up).
+    if (this.#inflight.size > 0) {
+      let timer: NodeJS.Timeout | undefined
+      await Promise.race([
+        Promise.allSettled([...this.#inflight]),
+        new Promise((resolve) => {
+          timer = setTimeout(resolve, 1_000)
+        }),
+      ])
+      clearTimeout(timer)
+    }
     this.state = 'closed'
     clearTimeout(this.#retryTimer)
     try {
@@ -170,7 +183,7 @@ export class RedisBus {
     const p = this.#o.sharded
       ? (this.#pub as Cluster).spublish(channel, payload)
       : (this.#pub as Redis).publish(channel, payload)
-    p.then(
+    const done = p.then(
       () => this.#h.published(type, count),
       (err: unknown) => {
         this.#h.error(err, 'bus:publish')
@@ -179,6 +192,8 @@ export class RedisBus {
         this.#scheduleRetry()
       },
     )
+    this.#inflight.add(done)
+    void done.finally(() => this.#inflight.delete(done))
   }
 
   #scheduleRetry(): void {
