@@ -315,7 +315,13 @@ export class Cache {
     let n = 0
     let failure: unknown
     try {
-      n = await engine.guard.call('UNLINK', list[0], () => engine.store.delete(full))
+      // One key routes to its node's circuit; several may span nodes and share one.
+      n = await engine.guard.call(
+        'UNLINK',
+        list[0],
+        () => engine.store.delete(full),
+        full.length === 1 ? full[0] : undefined,
+      )
     } catch (err) {
       failure = err
     }

@@ -415,7 +415,7 @@ export class Engine {
   #release(lockKey: string, token: string, userKey: string): void {
     if (token === '') return
     this.guard
-      .call('DEL lock', userKey, () => this.lock.release(lockKey, token))
+      .call('DEL lock', userKey, () => this.lock.release(lockKey, token), lockKey)
       .catch((err) => {
         this.reportError(err as CacheError, 'unlock', userKey)
       })
@@ -564,7 +564,7 @@ export class Engine {
     const t = setInterval(
       () => {
         this.guard
-          .call('EVALSHA', userKey, () => this.lock.extend(lockKey, token, ttl))
+          .call('EVALSHA', userKey, () => this.lock.extend(lockKey, token, ttl), lockKey)
           .then((ok) => {
             if (!ok) {
               clearInterval(t)
