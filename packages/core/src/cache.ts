@@ -308,53 +308,55 @@ export class Cache {
   }
 
   /** Remove entries everywhere (L2 and every process's L1). Resolves to how many existed in L2. */
-  async delete(keys: string | readonly string[]): Promise<number> {
-    const list = this.#keyList(keys)
-    const engine = this.#engine
-    const full = list.map((k) => this.#keys.entry(k))
-    let n = 0
-    let failure: unknown
-    try {
+  delete(keys: string | readonly string[]): Promise<number> {
+    return this.#invalidate('delete', keys, (engine, list, full) =>
       // One key routes to its node's circuit; several may span nodes and share one.
-      n = await engine.guard.call(
+      engine.guard.call(
         'UNLINK',
         list[0],
         () => engine.store.delete(full),
         full.length === 1 ? full[0] : undefined,
-      )
-    } catch (err) {
-      failure = err
-    }
-    // Only once Redis has answered: on a cluster the PUBLISH may reach another process before an
-    // UNLINK still in flight to another node, and that process would refill its L1 from the old copy.
-    engine.hooks.onInvalidate?.('delete', full)
-    if (failure !== undefined) engine.storeFailed(failure, this.#call, 'delete', list[0])
-    engine.emit('delete', { keys: list })
-    return n
+      ),
+    )
   }
 
   /**
    * Mark entries stale: the copy stays as a fallback (and keeps its LFU history), the next
    * getOrSet serves it and refreshes. Resolves to how many entries were marked.
    */
-  async expire(keys: string | readonly string[]): Promise<number> {
+  expire(keys: string | readonly string[]): Promise<number> {
+    return this.#invalidate('expire', keys, async (engine, list, full) => {
+      const marked = await Promise.all(
+        full.map((k, i) => engine.guard.call('EVALSHA', list[i], () => engine.store.markStale(k, 0), k)),
+      )
+      return marked.filter(Boolean).length
+    })
+  }
+
+  /**
+   * The shared path of delete() and expire(): change Redis, then drop L1 and publish, then
+   * report a Redis failure (fail open, or throw with failOpen: false).
+   */
+  async #invalidate(
+    type: 'delete' | 'expire',
+    keys: string | readonly string[],
+    change: (engine: Engine, list: string[], full: string[]) => Promise<number>,
+  ): Promise<number> {
     const list = this.#keyList(keys)
     const engine = this.#engine
     const full = list.map((k) => this.#keys.entry(k))
     let n = 0
     let failure: unknown
     try {
-      const marked = await Promise.all(
-        full.map((k, i) => engine.guard.call('EVALSHA', list[i], () => engine.store.markStale(k, 0), k)),
-      )
-      n = marked.filter(Boolean).length
+      n = await change(engine, list, full)
     } catch (err) {
       failure = err
     }
-    // After Redis answered, for the same reason as delete().
-    engine.hooks.onInvalidate?.('expire', full)
-    if (failure !== undefined) engine.storeFailed(failure, this.#call, 'expire', list[0])
-    engine.emit('expire', { keys: list })
+    // Only once Redis has answered: on a cluster the PUBLISH may reach another process before a
+    // write still in flight to another node, and that process would refill its L1 from the old copy.
+    engine.hooks.onInvalidate?.(type, full)
+    if (failure !== undefined) engine.storeFailed(failure, this.#call, type, list[0])
+    engine.emit(type, { keys: list })
     return n
   }
 
