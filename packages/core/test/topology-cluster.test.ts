@@ -1,36 +1,8 @@
-import {
-  parseInfo,
-  type RedisCluster,
-  redisCommand,
-  startCluster,
-  uniquePrefix,
-  waitUntil,
-} from '@herdless/test-utils'
+import { parseInfo, type RedisCluster, redisCommand, startCluster, uniquePrefix } from '@herdless/test-utils'
 import { Cluster } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type Cache, type CacheEvents, createCache, keySlot } from '../src/index'
-
-/** Every topology event (and error) a cache emits, in order. */
-function record(cache: Cache) {
-  const r = {
-    snapshots: 0,
-    changed: [] as CacheEvents['topology:changed'][],
-    degraded: [] as CacheEvents['topology:degraded'][],
-    recovered: [] as CacheEvents['topology:recovered'][],
-    errors: [] as CacheEvents['error'][],
-    skipped: [] as CacheEvents['write:skipped'][],
-  }
-  cache.on('topology:snapshot', () => r.snapshots++)
-  cache.on('topology:changed', (e) => r.changed.push(e))
-  cache.on('topology:degraded', (e) => r.degraded.push(e))
-  cache.on('topology:recovered', (e) => r.recovered.push(e))
-  cache.on('error', (e) => r.errors.push(e))
-  cache.on('write:skipped', (e) => r.skipped.push(e))
-  return r
-}
-
-const until = (what: string, check: () => boolean, timeoutMs = 15_000) =>
-  waitUntil(what, () => check() || 'not yet', { timeoutMs, intervalMs: 20 })
+import { createCache, keySlot } from '../src/index'
+import { record, until } from './topology-helpers'
 
 const inRanges = (slot: number, ranges: ReadonlyArray<readonly [number, number]>) =>
   ranges.some(([a, b]) => slot >= a && slot <= b)

@@ -6,35 +6,11 @@ import {
   sharedRedis,
   startRedis,
   uniquePrefix,
-  waitUntil,
 } from '@herdless/test-utils'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type Cache, type CacheEvents, createCache, TopologyMonitor } from '../src/index'
-
-/** Every topology event (and error) a cache emits, in order. */
-function record(cache: Cache) {
-  const r = {
-    snapshots: 0,
-    changed: [] as CacheEvents['topology:changed'][],
-    degraded: [] as CacheEvents['topology:degraded'][],
-    recovered: [] as CacheEvents['topology:recovered'][],
-    scale: [] as CacheEvents['topology:scale-needed'][],
-    errors: [] as CacheEvents['error'][],
-    skipped: [] as CacheEvents['write:skipped'][],
-  }
-  cache.on('topology:snapshot', () => r.snapshots++)
-  cache.on('topology:changed', (e) => r.changed.push(e))
-  cache.on('topology:degraded', (e) => r.degraded.push(e))
-  cache.on('topology:recovered', (e) => r.recovered.push(e))
-  cache.on('topology:scale-needed', (e) => r.scale.push(e))
-  cache.on('error', (e) => r.errors.push(e))
-  cache.on('write:skipped', (e) => r.skipped.push(e))
-  return r
-}
-
-const until = (what: string, check: () => boolean, timeoutMs = 10_000) =>
-  waitUntil(what, () => check() || 'not yet', { timeoutMs, intervalMs: 20 })
+import { type Cache, createCache, TopologyMonitor } from '../src/index'
+import { record, until } from './topology-helpers'
 
 /** `cmdstat_<name>` calls, read with INFO commandstats (which itself counts as one INFO, afterwards). */
 async function commandCalls(port: number, name: string, password?: string): Promise<number> {
