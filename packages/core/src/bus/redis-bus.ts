@@ -1,5 +1,6 @@
 import type { Cluster, Redis } from 'ioredis'
 import { keySlot } from '../keys'
+import { absorbLateSocketErrors } from '../store/connect'
 import { isCluster } from '../store/redis-store'
 import type { RedisClient } from '../store/scripts'
 import { type BusMessage, type BusMessageType, decodeBusMessage, encodeBusMessage } from './codec'
@@ -64,7 +65,9 @@ export class RedisBus {
       ? (publisher as Cluster).duplicate(undefined, options.sharded ? { shardedSubscribers: true } : {})
       : // We resubscribe on every 'ready' ourselves: ioredis's own resubscription leaves its
         // SUBSCRIBE promise unhandled, which rejects if the connection closes before the reply.
-        (publisher as Redis).duplicate({ enableAutoPipelining: false, autoResubscribe: false })
+        absorbLateSocketErrors(
+          (publisher as Redis).duplicate({ enableAutoPipelining: false, autoResubscribe: false }),
+        )
     this.#listen()
   }
 

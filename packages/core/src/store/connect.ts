@@ -41,6 +41,28 @@ const CLUSTER_DEFAULTS: ClusterOptions = {
   slotsRefreshTimeout: 1_000,
 }
 
+/**
+ * ioredis 5.11 puts two `once('error')` listeners on each socket (its connector's and
+ * Redis#connect's); both fire on the first error, so a second error from the same socket — a
+ * failed TLS handshake can raise two — is an uncaught exception that kills the process. Give
+ * every socket of this client a lasting listener: ioredis still handles the first error.
+ */
+export function absorbLateSocketErrors(client: Redis): Redis {
+  const connector = (
+    client as unknown as { connector?: { connect?: (...args: unknown[]) => Promise<unknown> } }
+  ).connector
+  const connect = connector?.connect
+  if (connector === undefined || typeof connect !== 'function') return client
+  connector.connect = async (...args: unknown[]) => {
+    const stream = await connect.apply(connector, args)
+    if (stream !== null && typeof stream === 'object' && 'on' in stream && typeof stream.on === 'function') {
+      stream.on('error', () => {})
+    }
+    return stream
+  }
+  return client
+}
+
 export function isClientInstance(input: unknown): input is RedisClient {
   return (
     typeof input === 'object' &&
@@ -61,7 +83,7 @@ export function connectRedis(input: RedisInput): { client: RedisClient; owned: b
         input,
       )
     }
-    return { client: new Redis(input, REDIS_DEFAULTS), owned: true }
+    return { client: absorbLateSocketErrors(new Redis(input, REDIS_DEFAULTS)), owned: true }
   }
   if (typeof input === 'object' && input !== null) {
     if ('cluster' in input) {
@@ -75,7 +97,10 @@ export function connectRedis(input: RedisInput): { client: RedisClient; owned: b
       }
       return { client: new Cluster(nodes, { ...CLUSTER_DEFAULTS, ...rest }), owned: true }
     }
-    return { client: new Redis({ ...REDIS_DEFAULTS, ...(input as RedisOptions) }), owned: true }
+    return {
+      client: absorbLateSocketErrors(new Redis({ ...REDIS_DEFAULTS, ...(input as RedisOptions) })),
+      owned: true,
+    }
   }
   throw new InvalidOptionError(
     'redis',
