@@ -1,7 +1,8 @@
-import { Coherence } from './bus/coherence'
-import { Engine, newToken } from './engine'
-import { decodeEntry, type Entry } from './entry/envelope'
-import { CacheClosedError, type CacheError, InvalidKeyError, isCacheError } from './errors'
+import type { Coherence } from './bus/coherence'
+import { Engine } from './engine'
+import { type Freshness, refreshEarly } from './entry/classify'
+import type { Entry } from './entry/envelope'
+import { CacheClosedError, InvalidKeyError, isCacheError } from './errors'
 import { checkKey, escapeGlob, Keyspace, keySlot } from './keys'
 import { L1Cache } from './l1/l1-cache'
 import { RedlockLock } from './lock/redlock-lock'
@@ -14,13 +15,13 @@ import {
 } from './options'
 import { connectRedis } from './store/connect'
 import { Guard } from './store/guard'
-import { MemoryStore } from './store/memory-store'
+import { globToRegExp, MemoryStore } from './store/memory-store'
 import { isCluster, RedisStore } from './store/redis-store'
 import type { Store } from './store/store'
 import { startTopology, stopTopology, topologyOf } from './topology/attach'
 import type { WriteGuardStats } from './topology/write-guard'
 import { type CacheTraceContext, cacheTrace } from './tracing'
-import type { CacheEventName, CacheListener, Loader, TopologySnapshot } from './types'
+import type { CacheEventName, CacheListener, CacheResult, Loader, TopologySnapshot } from './types'
 
 export interface EntryInfo {
   state: 'fresh' | 'stale' | 'gone'
@@ -59,9 +60,7 @@ export class Cache {
     this.#maxKey = engine.options.maxKeyLength
     this.#clone = engine.options.l1 !== false && engine.options.l1.clone
     this.#root = keys.base === `${keys.prefix}:`
-    const co = engine.coherence
-    if (co === undefined) throw new Error('internal: engine has no coherence layer')
-    this.#co = co
+    this.#co = engine.coherence
   }
 
   /** Entries currently held in this process's L1 tier (0 without L1). */
@@ -100,6 +99,20 @@ export class Cache {
    * otherwise from `loader`, run once per key per expiry across every process.
    */
   getOrSet<T>(key: string, loader: Loader<T>, options?: CallOptions): Promise<T> {
+    return this.#entry(key, loader, options, false) as Promise<T>
+  }
+
+  /** getOrSet, also saying where the value came from (`l1`, `l2`, `loader`, `stale`, ...). */
+  getOrSetResult<T>(key: string, loader: Loader<T>, options?: CallOptions): Promise<CacheResult<T>> {
+    return this.#entry(key, loader, options, true) as Promise<CacheResult<T>>
+  }
+
+  #entry<T>(
+    key: string,
+    loader: Loader<T>,
+    options: CallOptions | undefined,
+    withSource: boolean,
+  ): Promise<T | CacheResult<T>> {
     let o: ResolvedCallOptions
     try {
       checkKey(key, this.#maxKey)
@@ -111,9 +124,9 @@ export class Cache {
     }
     if (cacheTrace.hasSubscribers) {
       const ctx: CacheTraceContext = { operation: 'getOrSet', key, prefix: this.#keys.prefix }
-      return cacheTrace.tracePromise(() => this.#lookup(key, loader, o, ctx), ctx)
+      return cacheTrace.tracePromise(() => this.#lookup(key, loader, o, ctx, withSource), ctx)
     }
-    return this.#lookup(key, loader, o, undefined)
+    return this.#lookup(key, loader, o, undefined, withSource)
   }
 
   /** L1, then L2 and the loader. Not async: an L1 hit costs no extra promise hop. */
@@ -122,7 +135,8 @@ export class Cache {
     loader: Loader<T>,
     o: ResolvedCallOptions,
     trace: CacheTraceContext | undefined,
-  ): Promise<T> {
+    withSource: boolean,
+  ): Promise<T | CacheResult<T>> {
     const co = this.#co
     if (co.l1 !== undefined && co.l1Usable && !o.skipL1) {
       const root = this.#root
@@ -132,21 +146,17 @@ export class Cache {
         if (now < item.until && (item.tags.length === 0 || co.tagStaleSync(item, item.full) === false)) {
           const engine = this.#engine
           if (engine.wants('hit')) engine.emit('hit', { key, tier: 'l1' })
-          const beta = o.earlyRefreshBeta
-          if (
-            beta > 0 &&
-            item.loadMs > 0 &&
-            now - item.loadMs * beta * Math.log(Math.random()) >= item.freshUntil
-          ) {
+          if (refreshEarly(item, now, o.earlyRefreshBeta)) {
             engine.refreshInBackground(item.full, key, loader, o, item as unknown as Entry)
           }
           if (trace !== undefined) Object.assign(trace, { tier: 'l1', outcome: 'hit' })
-          return Promise.resolve(this.#out(item.value) as T)
+          const value = this.#out(item.value) as T
+          return Promise.resolve(withSource ? { value, source: 'l1' } : value)
         }
       }
       if (this.#engine.wants('miss')) this.#engine.emit('miss', { key, tier: 'l1' })
     }
-    return this.#readThrough(this.#keys.entry(key), key, loader, o, trace)
+    return this.#readThrough(this.#keys.entry(key), key, loader, o, trace, withSource)
   }
 
   async #readThrough<T>(
@@ -155,51 +165,43 @@ export class Cache {
     loader: Loader<T>,
     o: ResolvedCallOptions,
     trace: CacheTraceContext | undefined,
-  ): Promise<T> {
+    withSource: boolean,
+  ): Promise<T | CacheResult<T>> {
     const engine = this.#engine
+    // The epoch this read began in: an invalidation arriving while it runs fences its L1 fill.
+    const since = engine.epochs.now()
     let entry: Entry | undefined
     try {
-      entry = await engine.readEntry(k, key)
+      entry = await engine.read(k, key)
     } catch (err) {
-      engine.storeFailed(err, o, 'get', key)
+      engine.storeFailed(err, o.failOpen, 'get', key)
     }
+    let stale: Entry | undefined
     if (entry !== undefined) {
-      const now = Date.now()
-      if (entry.tags.length > 0 && (await this.#co.tagInvalidated(entry, k))) {
-        // Invalidated by tag: load now (no stale-while-revalidate), keeping the old value
-        // only as a fallback should the loader fail.
-        engine.emit('miss', { key, tier: 'l2' })
-        return engine.load(k, key, loader, o, entry)
-      }
-      if (now < entry.freshUntil) {
+      const state = await engine.classify(entry, k, o.failOpen)
+      if (state === 'fresh') {
         engine.emit('hit', { key, tier: 'l2' })
         if (trace !== undefined) Object.assign(trace, { tier: 'l2', outcome: 'hit' })
-        if (!o.skipL1) this.#co.onFill(k, entry)
-        const beta = o.earlyRefreshBeta
-        // XFetch: refresh early with probability rising as expiry nears, scaled by load time.
-        if (
-          beta > 0 &&
-          entry.loadMs > 0 &&
-          now - entry.loadMs * beta * Math.log(Math.random()) >= entry.freshUntil
-        ) {
+        if (!o.skipL1) engine.fill(k, entry, since)
+        if (refreshEarly(entry, Date.now(), o.earlyRefreshBeta)) {
           engine.refreshInBackground(k, key, loader, o, entry)
         }
-        return entry.value as T
+        return withSource ? { value: entry.value as T, source: 'l2' } : (entry.value as T)
       }
-      if (now < entry.staleUntil) {
-        if (o.staleWhileRevalidate) {
+      if (state === 'stale') {
+        if (o.staleWhileRevalidate && entry.invalidated !== true) {
           engine.emit('stale', { key, tier: 'l2', reason: 'revalidate' })
           if (trace !== undefined) Object.assign(trace, { tier: 'l2', outcome: 'stale' })
           engine.refreshInBackground(k, key, loader, o, entry)
-          return entry.value as T
+          return withSource ? { value: entry.value as T, source: 'stale' } : (entry.value as T)
         }
-        engine.emit('miss', { key, tier: 'l2' })
-        return engine.load(k, key, loader, o, entry)
+        stale = entry
       }
     }
     engine.emit('miss', { key, tier: 'l2' })
     if (trace !== undefined) Object.assign(trace, { tier: 'loader', outcome: 'miss' })
-    return engine.load(k, key, loader, o, undefined)
+    const out = await engine.load(k, key, loader, o, stale, since)
+    return withSource ? out : out.value
   }
 
   /** The fresh value, or undefined (stale too with `allowStale`). Fails open to undefined. */
@@ -213,29 +215,21 @@ export class Cache {
       engine.emit('hit', { key, tier: 'l1' })
       return this.#out(item.value) as T
     }
+    const since = engine.epochs.now()
     let entry: Entry | undefined
     try {
-      entry = await engine.readEntry(k, key)
+      entry = await engine.read(k, key)
     } catch (err) {
-      engine.storeFailed(err, this.#call, 'get', key)
+      engine.storeFailed(err, this.#call.failOpen, 'get', key)
       return undefined
     }
-    if (entry === undefined) {
-      engine.emit('miss', { key, tier: 'l2' })
-      return undefined
-    }
-    const now = Date.now()
-    const invalid = entry.tags.length > 0 && (await this.#co.tagInvalidated(entry, k))
-    if (invalid) {
-      engine.emit('miss', { key, tier: 'l2' })
-      return undefined
-    }
-    if (now < entry.freshUntil) {
+    const state = entry === undefined ? 'gone' : await engine.classify(entry, k, this.#call.failOpen)
+    if (entry !== undefined && state === 'fresh') {
       engine.emit('hit', { key, tier: 'l2' })
-      this.#co.onFill(k, entry)
+      engine.fill(k, entry, since)
       return entry.value as T
     }
-    if (options?.allowStale === true && now < entry.staleUntil) {
+    if (entry !== undefined && state === 'stale' && options?.allowStale === true) {
       engine.emit('stale', { key, tier: 'l2', reason: 'revalidate' })
       return entry.value as T
     }
@@ -247,12 +241,18 @@ export class Cache {
   async inspect(key: string): Promise<EntryInfo | undefined> {
     checkKey(key, this.#maxKey)
     this.#open()
-    const e = await this.#engine.readEntry(this.#keys.entry(key), key)
+    const k = this.#keys.entry(key)
+    let e: Entry | undefined
+    try {
+      e = await this.#engine.read(k, key)
+    } catch (err) {
+      this.#engine.storeFailed(err, this.#call.failOpen, 'inspect', key)
+      return undefined
+    }
     if (e === undefined) return undefined
-    const now = Date.now()
-    const state = now < e.freshUntil ? 'fresh' : now < e.staleUntil ? 'stale' : 'gone'
     return {
-      state,
+      // Tags included: inspect() agrees with has() after invalidateTags.
+      state: await this.#engine.classify(e, k, this.#call.failOpen),
       createdAt: e.createdAt,
       freshUntil: e.freshUntil,
       staleUntil: e.staleUntil,
@@ -265,19 +265,21 @@ export class Cache {
   async has(key: string): Promise<boolean> {
     checkKey(key, this.#maxKey)
     this.#open()
+    const k = this.#keys.entry(key)
     try {
-      const e = await this.#engine.readEntry(this.#keys.entry(key), key)
-      if (e === undefined || Date.now() >= e.freshUntil) return false
-      return !(e.tags.length > 0 && (await this.#co.tagInvalidated(e, this.#keys.entry(key))))
+      const e = await this.#engine.read(k, key)
+      return e !== undefined && (await this.#engine.classify(e, k, this.#call.failOpen)) === 'fresh'
     } catch (err) {
-      this.#engine.storeFailed(err, this.#call, 'has', key)
+      this.#engine.storeFailed(err, this.#call.failOpen, 'has', key)
       return false
     }
   }
 
   /**
-   * Store a value. Values msgpack cannot encode or over maxValueBytes reject with a coded
-   * error and leave nothing behind; Redis trouble fails open (an 'error' event) unless failOpen is false.
+   * Store a value. It fences every load of the key in flight anywhere (their older values are
+   * not stored). Values msgpack cannot encode or over maxValueBytes reject with a coded error and
+   * leave nothing behind; Redis trouble fails open (an 'error' event, the key dropped from L1
+   * and the bus told) unless failOpen is false.
    */
   async set<T>(key: string, value: T, options?: CallOptions): Promise<void> {
     checkKey(key, this.#maxKey)
@@ -285,38 +287,17 @@ export class Cache {
     if (value === undefined)
       throw new InvalidKeyError('set() needs a value; undefined is never cached (use delete()).', key)
     const o = options === undefined ? this.#call : this.#resolve(options)
-    const engine = this.#engine
-    const k = this.#keys.entry(key)
-    const { entry, px } = engine.makeEntry(value, o, 0)
-    const encoded = engine.tryEncode(key, entry)
-    if (!Buffer.isBuffer(encoded)) throw encoded
-    entry.size = encoded.length
-    const refused = engine.hooks.beforeWrite?.(k, key)
-    if (refused !== undefined) {
-      engine.skipped(key, 'write-guard', refused)
-      return
-    }
-    try {
-      await engine.guard.call('SET', key, () => engine.store.set(k, encoded, px), k)
-    } catch (err) {
-      engine.storeFailed(err, o, 'set', key)
-      return
-    }
-    engine.emit('write', { key, bytes: encoded.length, fenced: false })
-    engine.notifier.notify(k)
-    engine.hooks.onWrite?.(k, entry)
+    await this.#engine.set(this.#keys.entry(key), key, value, o)
   }
 
   /** Remove entries everywhere (L2 and every process's L1). Resolves to how many existed in L2. */
-  delete(keys: string | readonly string[]): Promise<number> {
-    return this.#invalidate('delete', keys, (engine, list, full) =>
-      // One key routes to its node's circuit; several may span nodes and share one.
-      engine.guard.call(
-        'UNLINK',
-        list[0],
-        () => engine.store.delete(full),
-        full.length === 1 ? full[0] : undefined,
-      ),
+  async delete(keys: string | readonly string[]): Promise<number> {
+    const list = this.#keyList(keys)
+    return this.#engine.invalidate(
+      'delete',
+      list.map((k) => this.#keys.entry(k)),
+      list,
+      this.#call.failOpen,
     )
   }
 
@@ -324,46 +305,21 @@ export class Cache {
    * Mark entries stale: the copy stays as a fallback (and keeps its LFU history), the next
    * getOrSet serves it and refreshes. Resolves to how many entries were marked.
    */
-  expire(keys: string | readonly string[]): Promise<number> {
-    return this.#invalidate('expire', keys, async (engine, list, full) => {
-      const marked = await Promise.all(
-        full.map((k, i) => engine.guard.call('EVALSHA', list[i], () => engine.store.markStale(k, 0), k)),
-      )
-      return marked.filter(Boolean).length
-    })
-  }
-
-  /**
-   * The shared path of delete() and expire(): change Redis, then drop L1 and publish, then
-   * report a Redis failure (fail open, or throw with failOpen: false).
-   */
-  async #invalidate(
-    type: 'delete' | 'expire',
-    keys: string | readonly string[],
-    change: (engine: Engine, list: string[], full: string[]) => Promise<number>,
-  ): Promise<number> {
+  async expire(keys: string | readonly string[]): Promise<number> {
     const list = this.#keyList(keys)
-    const engine = this.#engine
-    const full = list.map((k) => this.#keys.entry(k))
-    let n = 0
-    let failure: unknown
-    try {
-      n = await change(engine, list, full)
-    } catch (err) {
-      failure = err
-    }
-    // Only once Redis has answered: on a cluster the PUBLISH may reach another process before a
-    // write still in flight to another node, and that process would refill its L1 from the old copy.
-    engine.hooks.onInvalidate?.(type, full)
-    if (failure !== undefined) engine.storeFailed(failure, this.#call, type, list[0])
-    engine.emit(type, { keys: list })
-    return n
+    return this.#engine.invalidate(
+      'expire',
+      list.map((k) => this.#keys.entry(k)),
+      list,
+      this.#call.failOpen,
+    )
   }
 
   /**
    * Invalidate every entry carrying one of `tags`: O(1) per tag (a timestamp under
-   * `<prefix>:tag:{tag}` compared with each entry's createdAt on read), no SCAN. The next read
-   * of such an entry loads anew; the old value stays only as a fallback if the loader fails.
+   * `<prefix>:tag:{tag}` compared with when each entry's load began), no SCAN. Such an entry is
+   * treated as expire() treats one: the next read loads anew, the old value stays only as a
+   * stale fallback (docs/consistency.md).
    */
   async invalidateTags(tags: string | readonly string[]): Promise<void> {
     this.#open()
@@ -374,16 +330,10 @@ export class Cache {
     ) {
       throw new InvalidKeyError('invalidateTags needs a tag or an array of non-empty string tags.', tags)
     }
-    const engine = this.#engine
-    const tagKeys = list.map((t) => this.#keys.tag(t))
-    const now = Date.now()
-    try {
-      // Tag times never expire: an older entry must not become valid again.
-      await engine.guard.call('SET tags', undefined, () => engine.store.setTagTimes(tagKeys, now, 0))
-    } catch (err) {
-      engine.storeFailed(err, this.#call, 'invalidateTags')
-    }
-    this.#co.tagsInvalidated(tagKeys, now)
+    await this.#engine.invalidateTags(
+      list.map((t) => this.#keys.tag(t)),
+      this.#call.failOpen,
+    )
   }
 
   /**
@@ -395,39 +345,40 @@ export class Cache {
     if (typeof pattern !== 'string' || pattern.length === 0 || pattern.length > this.#maxKey) {
       throw new InvalidKeyError('invalidatePattern needs a non-empty glob string.', pattern)
     }
-    return this.#deleteMatching('pattern', this.#keys.scanPattern(pattern))
+    // Entries and their leases: `<base>{<pattern>}`, `...}:lock`, `...}:lease`.
+    const entry = this.#keys.scanPattern(pattern)
+    const entryRe = globToRegExp(entry)
+    const leaseRe = globToRegExp(`${entry}:lock`)
+    const quorumRe = globToRegExp(`${entry}:lease`)
+    return this.#engine.deleteMatching(
+      'pattern',
+      `${entry}*`,
+      (k) => entryRe.test(k) || leaseRe.test(k) || quorumRe.test(k),
+      this.#call.failOpen,
+    )
   }
 
-  /** Remove every key of this namespace (entries, locks, tag times) on every primary. */
+  /** Remove every key of this namespace (entries, leases, tag times) on every primary. */
   async clear(): Promise<number> {
     this.#open()
-    return this.#deleteMatching('clear', `${escapeGlob(this.#keys.base)}*`)
-  }
-
-  async #deleteMatching(type: 'clear' | 'pattern', full: string): Promise<number> {
-    const engine = this.#engine
-    let n = 0
-    try {
-      // A scan of a large keyspace outlasts redisTimeout by design: not bounded by the guard's deadline.
-      n = await engine.store.deleteMatching(full, 500)
-    } catch (err) {
-      engine.storeFailed(err, this.#call, type)
-    }
-    this.#co.patternInvalidated(type, full)
-    return n
+    return this.#engine.deleteMatching(
+      'clear',
+      `${escapeGlob(this.#keys.base)}*`,
+      () => true,
+      this.#call.failOpen,
+    )
   }
 
   /** Fresh values for many keys: L1 first, then one round trip per node. Missing → undefined. */
   async getMany<T = unknown>(keys: readonly string[]): Promise<Array<T | undefined>> {
     const list = this.#keyList(keys)
-    const entries = await this.#readMany(list)
-    const now = Date.now()
-    return entries.map((e) => (e !== undefined && now < e.freshUntil ? (e.value as T) : undefined))
+    const read = await this.#readMany(list, this.#call)
+    return read.map((r) => (r.state === 'fresh' ? (r.entry?.value as T) : undefined))
   }
 
   /**
    * getOrSet for many keys: hits come from L1/L2 in one round trip per node; the misses this
-   * process wins the lock for are loaded with ONE `batchLoader` call; misses another process
+   * process wins the lease for are loaded with ONE `batchLoader` call; misses another process
    * is loading are awaited like getOrSet waiters. `batchLoader` returns values aligned with
    * the keys it was given (undefined = do not cache).
    */
@@ -440,104 +391,70 @@ export class Cache {
     if (typeof batchLoader !== 'function')
       throw new InvalidKeyError('getOrSetMany needs a batch loader function.', '')
     const o = options === undefined ? this.#call : this.#resolve(options)
-    const engine = this.#engine
-    const entries = await this.#readMany(list)
-    const now = Date.now()
+    const since = this.#engine.epochs.now()
+    const read = await this.#readMany(list, o)
     const out: Array<T | undefined> = new Array<T | undefined>(list.length).fill(undefined)
     const misses: number[] = []
-    entries.forEach((e, i) => {
-      if (e !== undefined && now < e.freshUntil) out[i] = e.value as T
+    read.forEach((r, i) => {
+      if (r.state === 'fresh') out[i] = r.entry?.value as T
       else misses.push(i)
     })
     if (misses.length === 0) return out
-    const tokens = new Map<number, string>()
-    await Promise.all(
-      misses.map(async (i) => {
-        const k = this.#keys.entry(list[i] as string)
-        const token = newToken()
-        try {
-          if (
-            await engine.guard.call(
-              'SET NX',
-              list[i],
-              () => engine.lock.acquire(`${k}:lock`, token, o.lockTtl),
-              `${k}:lock`,
-            )
-          ) {
-            tokens.set(i, token)
-          }
-        } catch (err) {
-          engine.storeFailed(err, o, 'lock', list[i])
-          tokens.set(i, '')
-        }
-      }),
-    )
-    const mine = misses.filter((i) => tokens.has(i))
-    if (mine.length > 0) {
-      const started = Date.now()
-      const values = await batchLoader(mine.map((i) => list[i] as string))
-      const loadMs = Date.now() - started
-      if (!Array.isArray(values) || values.length !== mine.length) {
-        throw new InvalidKeyError(
-          `getOrSetMany's batch loader must return ${mine.length} values, aligned with its keys.`,
-          '',
-        )
-      }
-      await Promise.all(
-        mine.map(async (i, j) => {
-          const key = list[i] as string
-          const value = values[j] as T | undefined
-          out[i] = value
-          await engine.storeLoaded(this.#keys.entry(key), key, value, o, loadMs, tokens.get(i) ?? '')
-        }),
-      )
-    }
-    const theirs = misses.filter((i) => !tokens.has(i))
-    await Promise.all(
-      theirs.map(async (i) => {
+    const loaded = await this.#engine.loadMany(
+      misses.map((i) => {
         const key = list[i] as string
-        out[i] = await engine.load(
-          this.#keys.entry(key),
-          key,
-          async () => (await batchLoader([key]))[0] as T,
-          o,
-          entries[i],
-        )
+        const r = read[i] as (typeof read)[number]
+        return { k: this.#keys.entry(key), userKey: key, stale: r.state === 'stale' ? r.entry : undefined }
       }),
+      batchLoader,
+      o,
+      since,
+      (n) =>
+        new InvalidKeyError(
+          `getOrSetMany's batch loader must return ${n} values, aligned with its keys.`,
+          '',
+        ),
     )
+    misses.forEach((i, j) => {
+      out[i] = loaded[j]
+    })
     return out
   }
 
-  async #readMany(list: readonly string[]): Promise<Array<Entry | undefined>> {
+  /** L1 first, then L2 (one round trip per node), each classified with its tags. */
+  async #readMany(
+    list: readonly string[],
+    o: ResolvedCallOptions,
+  ): Promise<Array<{ entry: Entry | undefined; state: Freshness }>> {
     const engine = this.#engine
-    const out: Array<Entry | undefined> = new Array<Entry | undefined>(list.length).fill(undefined)
+    const out: Array<{ entry: Entry | undefined; state: Freshness }> = list.map(() => ({
+      entry: undefined,
+      state: 'gone',
+    }))
     const need: number[] = []
     list.forEach((key, i) => {
       const item = this.#l1Item(key)
-      if (item !== undefined) out[i] = item as unknown as Entry
+      if (item !== undefined) out[i] = { entry: item as unknown as Entry, state: 'fresh' }
       else need.push(i)
     })
     if (need.length === 0) return out
+    const since = engine.epochs.now()
     const full = need.map((i) => this.#keys.entry(list[i] as string))
-    let raw: Array<Buffer | null> = []
-    try {
-      raw = await engine.guard.call('MGET', list[0], () => engine.store.getMany(full))
-    } catch (err) {
-      engine.storeFailed(err, this.#call, 'getMany', list[0])
-      return out
-    }
-    need.forEach((i, j) => {
-      const bytes = raw[j]
-      if (bytes === null || bytes === undefined) return
-      const key = list[i] as string
-      try {
-        const e = decodeEntry(key, bytes)
-        out[i] = e
-        this.#co.onFill(full[j] as string, e)
-      } catch (err) {
-        engine.reportError(err as CacheError, 'decode', key)
-      }
-    })
+    const entries = await engine.readMany(
+      full,
+      need.map((i) => list[i] as string),
+      o.failOpen,
+    )
+    await Promise.all(
+      need.map(async (i, j) => {
+        const e = entries[j]
+        if (e === undefined) return
+        const k = full[j] as string
+        const state = await engine.classify(e, k, o.failOpen)
+        out[i] = { entry: e, state }
+        if (state === 'fresh' && !o.skipL1) engine.fill(k, e, since)
+      }),
+    )
     return out
   }
 
@@ -565,17 +482,14 @@ export class Cache {
     return this
   }
 
-  /** Wait for background refreshes, then close the connections Herdless created. Idempotent. */
-  async close(): Promise<void> {
+  /**
+   * Stop, within a bounded time even when Redis stopped answering: give back the leases this
+   * process holds, wait (at most 2 s) for background refreshes, then close the connections
+   * Herdless created (each QUIT cut after 1 s). Idempotent.
+   */
+  close(): Promise<void> {
     const engine = this.#engine
-    if (engine.closed) return
-    engine.closed = true
-    engine.notifier.wakeAll()
-    await Promise.allSettled([...engine.background])
-    await stopTopology(engine)
-    await engine.coherence?.close()
-    await engine.lock.close?.()
-    await engine.store.close()
+    return engine.close(() => stopTopology(engine))
   }
 
   /** A fresh, usable L1 item (tag-checked), or undefined. */
@@ -643,23 +557,26 @@ export function createCache(options?: CacheOptions): Cache {
       : undefined
     guard = new Guard(resolved.redisTimeout, resolved.breakerThreshold, resolved.breakerCooldown, partition)
   }
-  const engine = new Engine(store, guard, resolved)
-  if (redlock !== undefined) engine.lock = redlock
   const l1 =
     resolved.l1 === false
       ? undefined
       : new L1Cache(resolved.l1.max, resolved.l1.maxBytes, resolved.l1.ttl, resolved.prefix)
-  const coherence = new Coherence(engine, l1, store instanceof RedisStore ? store.client : undefined)
-  engine.coherence = coherence
-  engine.hooks = coherence
+  const engine = new Engine({
+    store,
+    guard,
+    options: resolved,
+    quorum: redlock,
+    l1,
+    publisher: store instanceof RedisStore ? store.client : undefined,
+  })
   const topology = store instanceof RedisStore ? startTopology(engine, store.client) : undefined
   const writeGuard = topology?.guard
-  if (writeGuard !== undefined) engine.hooks.beforeWrite = (k, userKey) => writeGuard.check(k, userKey)
+  if (writeGuard !== undefined) engine.useWriteGuard((k, userKey) => writeGuard.check(k, userKey))
   if (store instanceof RedisStore && isOwned(options)) {
     // ioredis logs unhandled 'error' events loudly; route them to ours.
     store.client.on('error', (err: unknown) => {
       const e = isCacheError(err) ? err : undefined
-      engine.storeFailed(e ?? err, { ...resolved.call, failOpen: true }, 'connection')
+      engine.storeFailed(e ?? err, true, 'connection')
     })
   }
   return new Cache(engine, new Keyspace(resolved.prefix), resolved.call)

@@ -91,9 +91,11 @@ export type {
   CacheEventName,
   CacheEvents,
   CacheListener,
+  CacheResult,
   Loader,
   LoaderContext,
   Tier,
   TopologyNode,
   TopologySnapshot,
+  ValueSource,
 } from './types'

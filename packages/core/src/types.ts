@@ -40,12 +40,33 @@ export interface LoaderContext<T = unknown> {
   readonly signal: AbortSignal
   /** The stale value being replaced, if any. */
   readonly stale: T | undefined
+  /**
+   * True when this run is a background refresh (stale-while-revalidate or early refresh): no
+   * caller waits for it.
+   */
+  readonly background: boolean
   /** Override the fresh TTL for this result. */
   setTtl(ttl: Duration): void
   /** Override the tags for this result. */
   setTags(tags: readonly string[]): void
   /** Return the value but do not cache it. */
   skip(): void
+}
+
+/**
+ * Where a value came from (`getOrSetResult`):
+ * - `l1`: this process's in-memory tier; `l2`: a fresh Redis (or embedded store) entry;
+ * - `loader`: this call ran the loader; `joined`: it joined a load already in flight in this
+ *   process; `peer`: another process loaded it while this call waited;
+ * - `stale`: an entry past its freshness (revalidating, the loader failed or was slow, or
+ *   another process holds the lock).
+ */
+export type ValueSource = 'l1' | 'l2' | 'loader' | 'joined' | 'peer' | 'stale'
+
+/** getOrSetResult's answer. */
+export interface CacheResult<T> {
+  value: T
+  source: ValueSource
 }
 
 export type Loader<T> = (ctx: LoaderContext<T>) => T | Promise<T>

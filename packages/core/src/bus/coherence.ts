@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import type { Engine, EngineHooks } from '../engine'
+import type { Engine } from '../engine'
 import type { Entry } from '../entry/envelope'
 import type { CacheError } from '../errors'
 import { StoreUnavailableError } from '../errors'
@@ -7,7 +7,7 @@ import { Keyspace } from '../keys'
 import type { L1Cache, L1Item } from '../l1/l1-cache'
 import { globToRegExp } from '../store/memory-store'
 import type { RedisClient } from '../store/scripts'
-import type { BusMessage, BusMessageType } from './codec'
+import type { BusMessage } from './codec'
 import { RedisBus } from './redis-bus'
 
 /**
@@ -15,7 +15,7 @@ import { RedisBus } from './redis-bus'
  * trusted only while the subscriber is connected: a drop clears L1 (and tag times) at once
  * and again when it is back, so a missed message can never leave a stale L1 entry behind.
  */
-export class Coherence implements EngineHooks {
+export class Coherence {
   readonly l1: L1Cache | undefined
   readonly bus: RedisBus | undefined
   readonly sender = randomBytes(9).toString('base64url')
@@ -74,8 +74,10 @@ export class Coherence implements EngineHooks {
     }
   }
 
-  onWrite(k: string, entry: Entry): void {
-    this.onFill(k, entry)
+  /** This process wrote an entry: others drop their L1 copy; ours is refilled unless fenced (`fill`). */
+  onWrite(k: string, entry: Entry, fill: boolean): void {
+    if (fill) this.onFill(k, entry)
+    else this.l1?.delete([k])
     this.bus?.publish('set', [k])
   }
 
@@ -95,17 +97,19 @@ export class Coherence implements EngineHooks {
     return false
   }
 
-  async tagInvalidated(entry: Entry, entryKey: string): Promise<boolean> {
+  /**
+   * Whether a tag invalidation is newer than the entry's load. When Redis cannot say: with
+   * failOpen the entry counts as valid (an 'error' event tells), without it the call throws.
+   */
+  async tagInvalidated(entry: Entry, entryKey: string, failOpen = true): Promise<boolean> {
     const known = this.tagStaleSync(entry, entryKey)
     if (known !== undefined) return known
     const tagKeys = entry.tags.map((t) => Keyspace.tagOf(entryKey, t))
     let times: number[]
     try {
-      times = await this.#engine.guard.call('GET tags', undefined, () =>
-        this.#engine.store.getTagTimes(tagKeys),
-      )
+      times = await this.#engine.readTagTimes(tagKeys)
     } catch (err) {
-      this.#engine.reportError(err as CacheError, 'tags')
+      this.#engine.storeFailed(err as CacheError, failOpen, 'tags')
       return false
     }
     let stale = false
@@ -130,10 +134,6 @@ export class Coherence implements EngineHooks {
     this.bus?.publish(type, [fullPattern])
   }
 
-  publish(type: BusMessageType, keys: readonly string[]): void {
-    this.bus?.publish(type, keys)
-  }
-
   async close(): Promise<void> {
     this.l1?.clear()
     await this.bus?.close()
@@ -146,14 +146,17 @@ export class Coherence implements EngineHooks {
       case 'set':
       case 'del':
       case 'exp':
+        engine.epochs.invalidate(m.keys)
         this.l1?.delete(m.keys)
         if (m.type === 'set') for (const k of m.keys) engine.notifier.notify(k)
         break
       case 'tags':
+        engine.epochs.invalidateAll()
         for (const tk of m.keys) this.#tagTimes.set(tk, Math.max(m.time, this.#tagTimes.get(tk) ?? 0))
         break
       case 'clear':
       case 'pattern':
+        engine.epochs.invalidateAll()
         for (const p of m.keys) {
           const re = globToRegExp(p)
           this.l1?.deleteMatching((k) => re.test(k))
@@ -163,6 +166,7 @@ export class Coherence implements EngineHooks {
   }
 
   #distrust(): void {
+    this.#engine.epochs.invalidateAll()
     this.l1Usable = false
     this.#tagsTrusted = false
     this.l1?.clear()
@@ -170,6 +174,7 @@ export class Coherence implements EngineHooks {
   }
 
   #trust(first: boolean): void {
+    this.#engine.epochs.invalidateAll()
     const cleared = this.l1?.clear() ?? 0
     this.#tagTimes.clear()
     this.l1Usable = true

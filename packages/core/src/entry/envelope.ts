@@ -26,6 +26,11 @@ export interface Entry<T = unknown> {
   tags: readonly string[]
   /** Encoded size in bytes, when known (L1 byte accounting). */
   size?: number
+  /**
+   * Set by the engine when a tag invalidation is newer than this entry's load: it is then a
+   * stale-if-error fallback only, never served while the key reloads (docs/consistency.md).
+   */
+  invalidated?: boolean
 }
 
 const EMPTY_TAGS: readonly string[] = Object.freeze([])

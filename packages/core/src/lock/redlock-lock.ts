@@ -19,15 +19,14 @@ const DOWN = new Set(['close', 'reconnecting', 'end'])
 
 /**
  * `lock: { strategy: 'redlock', clients }`: the per-entry lock as a redlock quorum over several
- * independent Redis primaries (redlock 5.0.0-beta.2). A lock lives on the lock servers, not in
- * the entry's slot (`sameSlot` false): the engine's write is fenced by `createdAt` alone and the
- * lock is released afterwards.
+ * independent Redis primaries (redlock 5.0.0-beta.2). The quorum lock gives exclusion; the
+ * fence against invalidations is still the lease beside the entry (lock/lease.ts), which every
+ * invalidation revokes in the entry's own slot.
  *
  * One attempt per call, no retries: the engine's waiters poll (or are notified) themselves.
  * The clients are yours: close() releases what this process still holds and never quits them.
  */
 export class RedlockLock implements LockProvider {
-  readonly sameSlot = false
   readonly #clients: readonly LockClient[]
   readonly #redlock: Redlock
   readonly #quorum: number

@@ -1,10 +1,11 @@
 import { LRUCache } from 'lru-cache'
 import { HEADER_BYTES, MAGIC } from '../entry/envelope'
-import type { Store, WriteResult } from './store'
+import type { LeaseResult, Store, WriteResult } from './store'
 
 /** The embedded default: one process, no Redis. Same semantics as RedisStore, including locks. */
 export class MemoryStore implements Store {
   readonly kind = 'memory' as const
+  readonly partitioned = false
   #data: LRUCache<string, Buffer>
   #locks = new Map<string, { token: string; until: number }>()
   #tags = new Map<string, number>()
@@ -21,75 +22,106 @@ export class MemoryStore implements Store {
     return keys.map((k) => this.#data.get(k) ?? null)
   }
 
-  async set(key: string, bytes: Buffer, px: number): Promise<void> {
-    this.#data.set(key, Buffer.from(bytes), { ttl: Math.max(1, px) })
+  async lockOrRead(
+    key: string,
+    leaseKey: string,
+    token: string,
+    ttl: number,
+    seenCreatedAt: number,
+    now: number,
+    exclusive: boolean,
+  ): Promise<LeaseResult> {
+    const cur = this.#data.get(key)
+    if (
+      cur !== undefined &&
+      isEnvelope(cur) &&
+      cur.readDoubleBE(1) > seenCreatedAt &&
+      cur.readDoubleBE(9) > now
+    ) {
+      return Buffer.from(cur)
+    }
+    if (exclusive && this.#liveLock(leaseKey) !== undefined) return false
+    this.#locks.set(leaseKey, { token, until: Date.now() + ttl })
+    return true
   }
 
   async writeLoaded(
     key: string,
-    lockKey: string,
+    leaseKey: string,
     token: string,
     bytes: Buffer,
     px: number,
-    createdAt: number,
   ): Promise<WriteResult> {
-    const lock = this.#liveLock(lockKey)
-    if (lock !== undefined && lock.token === token) {
-      this.#locks.delete(lockKey)
-    } else {
-      const cur = this.#data.get(key)
-      if (
-        cur !== undefined &&
-        cur.length > HEADER_BYTES &&
-        cur[0] === MAGIC &&
-        cur.readDoubleBE(1) >= createdAt
-      ) {
-        return 'fenced'
-      }
-    }
-    await this.set(key, bytes, px)
+    if (this.#liveLock(leaseKey)?.token !== token) return 'fenced'
+    this.#locks.delete(leaseKey)
+    this.#put(key, bytes, px)
     return 'written'
   }
 
-  async delete(keys: readonly string[]): Promise<number> {
+  async failLoaded(
+    key: string,
+    leaseKey: string,
+    token: string,
+    readCreatedAt: number,
+    freshUntil: number,
+  ): Promise<void> {
+    if (this.#liveLock(leaseKey)?.token !== token) return
+    this.#locks.delete(leaseKey)
+    const cur = this.#data.get(key)
+    if (readCreatedAt > 0 && cur !== undefined && isEnvelope(cur) && cur.readDoubleBE(1) === readCreatedAt) {
+      this.#rewriteFreshUntil(key, cur, freshUntil)
+    }
+  }
+
+  async write(key: string, leaseKey: string, bytes: Buffer, px: number): Promise<void> {
+    this.#put(key, bytes, px)
+    this.#locks.delete(leaseKey)
+  }
+
+  async invalidate(
+    keys: readonly string[],
+    leaseKeys: readonly string[],
+    mode: 'delete' | 'expire',
+  ): Promise<number> {
     let n = 0
-    for (const k of keys) if (this.#data.delete(k)) n++
+    keys.forEach((k, i) => {
+      this.#locks.delete(leaseKeys[i] as string)
+      if (mode === 'delete') {
+        if (this.#data.delete(k)) n++
+        return
+      }
+      const cur = this.#data.get(k)
+      if (cur === undefined || !isEnvelope(cur)) return
+      this.#rewriteFreshUntil(k, cur, 0)
+      n++
+    })
     return n
   }
 
-  async markStale(key: string, freshUntil: number): Promise<boolean> {
-    const cur = this.#data.get(key)
-    if (cur === undefined) return false
-    if (cur.length <= HEADER_BYTES || cur[0] !== MAGIC) return false
-    const copy = Buffer.from(cur)
-    copy.writeDoubleBE(freshUntil, 9)
-    this.#data.set(key, copy, { ttl: Math.max(1, this.#data.getRemainingTTL(key)) })
-    return true
-  }
-
-  async acquireLock(lockKey: string, token: string, ttl: number): Promise<boolean> {
-    if (this.#liveLock(lockKey) !== undefined) return false
-    this.#locks.set(lockKey, { token, until: Date.now() + ttl })
-    return true
-  }
-
-  async extendLock(lockKey: string, token: string, ttl: number): Promise<boolean> {
-    const lock = this.#liveLock(lockKey)
+  async extendLock(leaseKey: string, token: string, ttl: number): Promise<boolean> {
+    const lock = this.#liveLock(leaseKey)
     if (lock === undefined || lock.token !== token) return false
     lock.until = Date.now() + ttl
     return true
   }
 
-  async releaseLock(lockKey: string, token: string): Promise<void> {
-    if (this.#liveLock(lockKey)?.token === token) this.#locks.delete(lockKey)
+  async releaseLock(leaseKey: string, token: string): Promise<void> {
+    if (this.#liveLock(leaseKey)?.token === token) this.#locks.delete(leaseKey)
   }
 
-  async deleteMatching(pattern: string): Promise<number> {
+  async deleteMatching(
+    pattern: string,
+    _batch: number,
+    accept: (key: string) => boolean,
+    count: (key: string) => boolean,
+  ): Promise<number> {
     const re = globToRegExp(pattern)
     let n = 0
     for (const k of [...this.#data.keys()]) {
-      if (re.test(k) && this.#data.delete(k)) n++
+      if (re.test(k) && accept(k) && this.#data.delete(k) && count(k)) n++
     }
+    for (const k of [...this.#locks.keys()]) if (re.test(k) && accept(k)) this.#locks.delete(k)
+    for (const k of [...this.#tags.keys()]) if (re.test(k) && accept(k)) this.#tags.delete(k)
     return n
   }
 
@@ -101,7 +133,18 @@ export class MemoryStore implements Store {
     for (const k of keys) this.#tags.set(k, Math.max(time, this.#tags.get(k) ?? 0))
   }
 
-  async close(): Promise<void> {
+  #put(key: string, bytes: Buffer, px: number): void {
+    this.#data.set(key, Buffer.from(bytes), { ttl: Math.max(1, px) })
+  }
+
+  /** In place: the remaining TTL survives, as SETRANGE keeps it in Redis. */
+  #rewriteFreshUntil(key: string, cur: Buffer, freshUntil: number): void {
+    const copy = Buffer.from(cur)
+    copy.writeDoubleBE(freshUntil, 9)
+    this.#data.set(key, copy, { ttl: Math.max(1, this.#data.getRemainingTTL(key)) })
+  }
+
+  async close(_deadline?: number): Promise<void> {
     this.#data.clear()
     this.#locks.clear()
   }
@@ -138,6 +181,10 @@ export function globToRegExp(glob: string): RegExp {
     } else re += escapeRe(c)
   }
   return new RegExp(`${re}$`)
+}
+
+function isEnvelope(b: Buffer): boolean {
+  return b.length > HEADER_BYTES && b[0] === MAGIC
 }
 
 function escapeRe(c: string): string {

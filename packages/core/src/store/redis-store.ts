@@ -1,6 +1,17 @@
 import type { Cluster, Redis } from 'ioredis'
-import { EXTEND_LOCK, MARK_STALE, RELEASE_LOCK, type RedisClient, WRITE_LOADED } from './scripts'
-import type { Store, WriteResult } from './store'
+import { MAGIC } from '../entry/envelope'
+import {
+  EXTEND_LOCK,
+  FAIL_LOADED,
+  INVALIDATE,
+  LOCK_OR_READ,
+  RELEASE_LOCK,
+  type RedisClient,
+  SCRIPTS,
+  WRITE_ENTRY,
+  WRITE_LOADED,
+} from './scripts'
+import type { LeaseResult, Store, WriteResult } from './store'
 
 export function isCluster(client: RedisClient): client is Cluster {
   return (client as { isCluster?: boolean }).isCluster === true
@@ -9,6 +20,8 @@ export function isCluster(client: RedisClient): client is Cluster {
 /** L2 on Redis or Redis Cluster through ioredis. Every call here is wrapped by the engine's guard. */
 export class RedisStore implements Store {
   readonly kind = 'redis' as const
+  /** A cluster: multi-key work is split per key so each reaches its own node (and circuit). */
+  readonly partitioned: boolean
   readonly client: RedisClient
   readonly #owned: boolean
   readonly #cluster: boolean
@@ -17,6 +30,15 @@ export class RedisStore implements Store {
     this.client = client
     this.#owned = owned
     this.#cluster = isCluster(client)
+    this.partitioned = this.#cluster
+    // Load the scripts once per connection, so a cold fleet's first misses do not all pay
+    // NOSCRIPT + EVAL at once (LuaScript still falls back after a restart or failover).
+    const preload = () => {
+      const nodes: Redis[] = this.#cluster ? (client as Cluster).nodes('master') : [client as Redis]
+      for (const node of nodes) for (const s of SCRIPTS) node.script('LOAD', s.source).catch(() => {})
+    }
+    client.on('ready', preload)
+    if (client.status === 'ready') preload()
   }
 
   get(key: string): Promise<Buffer | null> {
@@ -31,54 +53,91 @@ export class RedisStore implements Store {
     return Promise.all(keys.map((k) => this.client.getBuffer(k)))
   }
 
-  async set(key: string, bytes: Buffer, px: number): Promise<void> {
-    await this.client.set(key, bytes, 'PX', Math.max(1, Math.round(px)))
+  async lockOrRead(
+    key: string,
+    leaseKey: string,
+    token: string,
+    ttl: number,
+    seenCreatedAt: number,
+    now: number,
+    exclusive: boolean,
+  ): Promise<LeaseResult> {
+    const r = await LOCK_OR_READ.runBuffer(
+      this.client,
+      [key, leaseKey],
+      [token, ms(ttl), seenCreatedAt, now, exclusive ? '1' : '0'],
+    )
+    return Buffer.isBuffer(r) ? r : r === 1
   }
 
   async writeLoaded(
     key: string,
-    lockKey: string,
+    leaseKey: string,
     token: string,
     bytes: Buffer,
     px: number,
-    createdAt: number,
   ): Promise<WriteResult> {
-    const r = await WRITE_LOADED.run(
-      this.client,
-      [key, lockKey],
-      [token, bytes, Math.max(1, Math.round(px)), createdAt],
-    )
+    const r = await WRITE_LOADED.run(this.client, [key, leaseKey], [token, bytes, ms(px)])
     return r === 1 ? 'written' : 'fenced'
   }
 
-  async delete(keys: readonly string[]): Promise<number> {
+  async failLoaded(
+    key: string,
+    leaseKey: string,
+    token: string,
+    readCreatedAt: number,
+    freshUntil: number,
+  ): Promise<void> {
+    await FAIL_LOADED.run(
+      this.client,
+      [key, leaseKey],
+      [token, readCreatedAt > 0 ? headerPrefix(readCreatedAt) : '', float64(freshUntil)],
+    )
+  }
+
+  async write(key: string, leaseKey: string, bytes: Buffer, px: number): Promise<void> {
+    await WRITE_ENTRY.run(this.client, [key, leaseKey], [bytes, ms(px)])
+  }
+
+  async invalidate(
+    keys: readonly string[],
+    leaseKeys: readonly string[],
+    mode: 'delete' | 'expire',
+  ): Promise<number> {
     if (keys.length === 0) return 0
-    if (!this.#cluster) return (this.client as Redis).unlink(...keys)
-    const counts = await Promise.all(keys.map((k) => this.client.unlink(k)))
-    return counts.reduce((a, b) => a + b, 0)
+    const arg = mode === 'delete' ? 'del' : 'exp'
+    if (!this.#cluster) {
+      const pairs: string[] = []
+      keys.forEach((k, i) => {
+        pairs.push(k, leaseKeys[i] as string)
+      })
+      return Number(await INVALIDATE.run(this.client, pairs, [arg]))
+    }
+    // One script per entry: an entry and its lease share a slot, two entries need not.
+    const counts = await Promise.all(
+      keys.map((k, i) => INVALIDATE.run(this.client, [k, leaseKeys[i] as string], [arg])),
+    )
+    return counts.reduce<number>((a, b) => a + Number(b), 0)
   }
 
-  async markStale(key: string, freshUntil: number): Promise<boolean> {
-    const bytes = Buffer.allocUnsafe(8)
-    bytes.writeDoubleBE(freshUntil, 0)
-    return (await MARK_STALE.run(this.client, [key], [bytes])) === 1
+  async extendLock(leaseKey: string, token: string, ttl: number): Promise<boolean> {
+    return (await EXTEND_LOCK.run(this.client, [leaseKey], [token, ms(ttl)])) === 1
   }
 
-  async acquireLock(lockKey: string, token: string, ttl: number): Promise<boolean> {
-    return (await this.client.set(lockKey, token, 'PX', Math.max(1, Math.round(ttl)), 'NX')) === 'OK'
+  async releaseLock(leaseKey: string, token: string): Promise<void> {
+    await RELEASE_LOCK.run(this.client, [leaseKey], [token])
   }
 
-  async extendLock(lockKey: string, token: string, ttl: number): Promise<boolean> {
-    return (await EXTEND_LOCK.run(this.client, [lockKey], [token, Math.max(1, Math.round(ttl))])) === 1
-  }
-
-  async releaseLock(lockKey: string, token: string): Promise<void> {
-    await RELEASE_LOCK.run(this.client, [lockKey], [token])
-  }
-
-  async deleteMatching(pattern: string, batch: number): Promise<number> {
+  async deleteMatching(
+    pattern: string,
+    batch: number,
+    accept: (key: string) => boolean,
+    count: (key: string) => boolean,
+  ): Promise<number> {
     const nodes: Redis[] = this.#cluster ? (this.client as Cluster).nodes('master') : [this.client as Redis]
-    const counts = await Promise.all(nodes.map((node) => scanAndUnlink(node, pattern, batch, this.#cluster)))
+    const counts = await Promise.all(
+      nodes.map((node) => scanAndUnlink(node, pattern, batch, this.#cluster, accept, count)),
+    )
     return counts.reduce((a, b) => a + b, 0)
   }
 
@@ -101,32 +160,65 @@ export class RedisStore implements Store {
     )
   }
 
-  async close(): Promise<void> {
+  async close(deadline: number): Promise<void> {
     if (!this.#owned) return
+    // A frozen or black-holed server never answers QUIT: cut the connection at the deadline
+    // (disconnect() also stops ioredis's reconnect timer, so the process can exit).
+    let timer: NodeJS.Timeout | undefined
+    const cut = new Promise<'cut'>((resolve) => {
+      timer = setTimeout(() => resolve('cut'), deadline)
+    })
     try {
-      await this.client.quit()
+      const r = await Promise.race([this.client.quit(), cut])
+      if (r === 'cut') this.client.disconnect()
     } catch {
       this.client.disconnect()
+    } finally {
+      clearTimeout(timer)
     }
   }
 }
 
-async function scanAndUnlink(node: Redis, pattern: string, batch: number, cluster: boolean): Promise<number> {
+async function scanAndUnlink(
+  node: Redis,
+  pattern: string,
+  batch: number,
+  cluster: boolean,
+  accept: (key: string) => boolean,
+  count: (key: string) => boolean,
+): Promise<number> {
   let cursor = '0'
   let deleted = 0
   do {
-    const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', batch)
+    const [next, found] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', batch)
     cursor = next
+    const keys = found.filter(accept)
     if (keys.length === 0) continue
-    if (!cluster) {
-      deleted += await node.unlink(...keys)
-    } else {
-      // Keys on one node still span many slots: UNLINK each (pipelined), never cross-slot.
-      const p = node.pipeline()
-      for (const k of keys) p.unlink(k)
-      const res = (await p.exec()) ?? []
-      for (const [err, n] of res) if (err === null && typeof n === 'number') deleted += n
-    }
+    // Keys on one node still span many slots: UNLINK each (pipelined), never cross-slot.
+    const p = node.pipeline()
+    for (const k of keys) p.unlink(k)
+    const res = (await p.exec()) ?? []
+    res.forEach(([err, n], i) => {
+      if (err === null && n === 1 && count(keys[i] as string)) deleted++
+    })
   } while (cursor !== '0')
   return deleted
+}
+
+function ms(n: number): number {
+  return Math.max(1, Math.round(n))
+}
+
+function float64(n: number): Buffer {
+  const b = Buffer.allocUnsafe(8)
+  b.writeDoubleBE(n, 0)
+  return b
+}
+
+/** MAGIC + createdAt: the first 9 bytes of an envelope, which identify the entry a load read. */
+function headerPrefix(createdAt: number): Buffer {
+  const b = Buffer.allocUnsafe(9)
+  b[0] = MAGIC
+  b.writeDoubleBE(createdAt, 1)
+  return b
 }

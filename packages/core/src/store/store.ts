@@ -1,37 +1,72 @@
 /**
- * What the engine asks of an L2 store. Stores move bytes; envelopes, freshness and
- * events live in the engine. Keys arrive fully built (see keys.ts).
+ * What the engine asks of an L2 store. Stores move bytes; envelopes, freshness and events live
+ * in the engine. Keys arrive fully built (see keys.ts). Every operation that changes an entry
+ * also revokes its lease (the lease protocol: docs/consistency.md), so both stores fence loads
+ * the same way.
  */
 export type WriteResult = 'written' | 'fenced'
 
+/** lockOrRead's answer: a newer fresh entry (no lease taken), or whether the lease was taken. */
+export type LeaseResult = Buffer | boolean
+
 export interface Store {
   readonly kind: 'memory' | 'redis'
+  /** Multi-key work must be split per key (a cluster: each key reaches its own node and circuit). */
+  readonly partitioned: boolean
   get(key: string): Promise<Buffer | null>
   getMany(keys: readonly string[]): Promise<Array<Buffer | null>>
-  /** Unconditional write with a physical TTL in ms. */
-  set(key: string, bytes: Buffer, px: number): Promise<void>
   /**
-   * Write a loader's result. With `token` matching the lock: write and release in one step.
-   * Otherwise (lock expired or stolen) write only if no newer entry (by createdAt) is there.
+   * One step: the entry's bytes when it is fresh at `now` and newer than `seenCreatedAt`; else
+   * take the lease (`exclusive`: only if free) and say whether it is ours.
    */
-  writeLoaded(
+  lockOrRead(
     key: string,
-    lockKey: string,
+    leaseKey: string,
     token: string,
-    bytes: Buffer,
-    px: number,
-    createdAt: number,
-  ): Promise<WriteResult>
-  delete(keys: readonly string[]): Promise<number>
-  /** Rewrite freshUntil in place (keeps TTL and the LFU counter). False when the key is absent. */
-  markStale(key: string, freshUntil: number): Promise<boolean>
-  acquireLock(lockKey: string, token: string, ttl: number): Promise<boolean>
-  extendLock(lockKey: string, token: string, ttl: number): Promise<boolean>
-  releaseLock(lockKey: string, token: string): Promise<void>
-  /** Delete every key matching a SCAN glob, on every primary, in bounded batches. */
-  deleteMatching(pattern: string, batch: number): Promise<number>
+    ttl: number,
+    seenCreatedAt: number,
+    now: number,
+    exclusive: boolean,
+  ): Promise<LeaseResult>
+  /** Store a loader's result and drop the lease, only while the lease still holds `token`. */
+  writeLoaded(key: string, leaseKey: string, token: string, bytes: Buffer, px: number): Promise<WriteResult>
+  /**
+   * A failed load: drop the lease if it is still ours and, if so and the entry is still the one
+   * the load read (`readCreatedAt`, 0 for none), set its freshUntil (stale-if-error backoff).
+   */
+  failLoaded(
+    key: string,
+    leaseKey: string,
+    token: string,
+    readCreatedAt: number,
+    freshUntil: number,
+  ): Promise<void>
+  /** set(): unconditional write with a physical TTL in ms; revokes the lease. */
+  write(key: string, leaseKey: string, bytes: Buffer, px: number): Promise<void>
+  /**
+   * delete (remove) or expire (freshUntil := 0 in place, TTL and LFU kept) entries, revoking
+   * their leases. Resolves to how many entries existed / were marked.
+   */
+  invalidate(
+    keys: readonly string[],
+    leaseKeys: readonly string[],
+    mode: 'delete' | 'expire',
+  ): Promise<number>
+  extendLock(leaseKey: string, token: string, ttl: number): Promise<boolean>
+  releaseLock(leaseKey: string, token: string): Promise<void>
+  /**
+   * Delete every key matching a SCAN glob and accepted by `accept`, on every primary, in
+   * bounded batches. Resolves to the number of keys deleted that `count` accepts.
+   */
+  deleteMatching(
+    pattern: string,
+    batch: number,
+    accept: (key: string) => boolean,
+    count: (key: string) => boolean,
+  ): Promise<number>
   /** Invalidation timestamps of tags (ms), 0 when never invalidated. */
   getTagTimes(keys: readonly string[]): Promise<number[]>
   setTagTimes(keys: readonly string[], time: number, px: number): Promise<void>
-  close(): Promise<void>
+  /** Close connections Herdless created; a QUIT not answered within `deadline` ms is cut. */
+  close(deadline: number): Promise<void>
 }
