@@ -3,7 +3,7 @@ import { Engine } from './engine'
 import { type Freshness, refreshEarly } from './entry/classify'
 import type { Entry } from './entry/envelope'
 import { CacheClosedError, InvalidKeyError, isCacheError } from './errors'
-import { checkKey, escapeGlob, Keyspace, keySlot } from './keys'
+import { checkKey, escapeGlob, Keyspace } from './keys'
 import { L1Cache } from './l1/l1-cache'
 import { RedlockLock } from './lock/redlock-lock'
 import {
@@ -13,10 +13,12 @@ import {
   resolveCacheOptions,
   resolveCallOptions,
 } from './options'
+import { adaptClient } from './store/adapt'
 import { connectRedis } from './store/connect'
 import { Guard } from './store/guard'
+import { IoredisClient } from './store/ioredis-client'
 import { globToRegExp, MemoryStore } from './store/memory-store'
-import { isCluster, RedisStore } from './store/redis-store'
+import { RedisStore } from './store/redis-store'
 import type { Store } from './store/store'
 import { startTopology, stopTopology, topologyOf } from './topology/attach'
 import type { WriteGuardStats } from './topology/write-guard'
@@ -545,16 +547,11 @@ export function createCache(options?: CacheOptions): Cache {
     store = new MemoryStore(resolved.memoryMaxEntries)
     guard = new Guard(0, 0, 0)
   } else {
-    const { client, owned } = connectRedis(options.redis)
+    const { client: raw, owned } = connectRedis(options.redis)
+    const client = adaptClient(raw)
     store = new RedisStore(client, owned)
     // On a cluster, one circuit per primary: the node serving the routed key's slot.
-    // ioredis keeps `slots[slot] = [primary, ...replicas]` (read anew: refreshes may replace it).
-    const partition = isCluster(client)
-      ? (k: string) => {
-          const slots = (client as { slots?: unknown }).slots
-          return Array.isArray(slots) ? String((slots[keySlot(k)] as string[] | undefined)?.[0] ?? '') : ''
-        }
-      : undefined
+    const partition = client.cluster ? (k: string) => client.slotOwner(k) : undefined
     guard = new Guard(resolved.redisTimeout, resolved.breakerThreshold, resolved.breakerCooldown, partition)
   }
   const l1 =
@@ -567,7 +564,9 @@ export function createCache(options?: CacheOptions): Cache {
     options: resolved,
     quorum: redlock,
     l1,
-    publisher: store instanceof RedisStore ? store.client : undefined,
+    // The bus still speaks ioredis (bus/ moves onto the seam separately).
+    publisher:
+      store instanceof RedisStore && store.client instanceof IoredisClient ? store.client.raw : undefined,
   })
   const topology = store instanceof RedisStore ? startTopology(engine, store.client) : undefined
   const writeGuard = topology?.guard

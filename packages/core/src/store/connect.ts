@@ -1,6 +1,7 @@
 import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis'
 import { InvalidOptionError } from '../errors'
 import type { ClusterConfig, RedisInput } from '../options'
+import type { NodeRedisInstance } from './client'
 import type { RedisClient } from './scripts'
 
 /** Full-jitter exponential backoff (AWS architecture blog), capped at 2 s. */
@@ -63,7 +64,11 @@ export function absorbLateSocketErrors(client: Redis): Redis {
   return client
 }
 
-export function isClientInstance(input: unknown): input is RedisClient {
+/**
+ * A client instance, ioredis/iovalkey or node-redis 5 (both have `sendCommand` and `duplicate`);
+ * adaptClient() (adapt.ts) tells them apart by shape.
+ */
+export function isClientInstance(input: unknown): input is RedisClient | NodeRedisInstance {
   return (
     typeof input === 'object' &&
     input !== null &&
@@ -73,7 +78,10 @@ export function isClientInstance(input: unknown): input is RedisClient {
 }
 
 /** Build (or adopt) the ioredis client. `owned` clients are closed by cache.close(); yours never are. */
-export function connectRedis(input: RedisInput): { client: RedisClient; owned: boolean } {
+export function connectRedis(input: RedisInput): {
+  client: RedisClient | NodeRedisInstance
+  owned: boolean
+} {
   if (isClientInstance(input)) return { client: input, owned: false }
   if (typeof input === 'string') {
     if (!/^rediss?:\/\//.test(input)) {
