@@ -1,0 +1,118 @@
+import { sharedCluster, sharedRedis, sleep, uniqueKey, uniquePrefix } from '@herdless/test-utils'
+import { createClient, createCluster } from 'redis'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { type Cache, type CacheOptions, createCache, isCacheError } from '../src/index'
+import { adaptClient } from '../src/store/adapt'
+
+/*
+ * node-redis 5 handed in as an instance, the cells of issue 17's table: a cold stampede across
+ * two caches (each with its own connection, as two processes would have), tags, the user's client
+ * left open, plus what the seam itself must get right (slot owner for the per-primary circuit).
+ */
+
+type Standalone = ReturnType<typeof createClient>
+type ClusterClient = ReturnType<typeof createCluster>
+type Backend = 'standalone' | 'cluster'
+
+async function connect(backend: Backend): Promise<Standalone | ClusterClient> {
+  const c =
+    backend === 'standalone'
+      ? createClient({ url: sharedRedis().url })
+      : createCluster({
+          rootNodes: sharedCluster().startupNodes.map((n) => ({ url: `redis://${n.host}:${n.port}` })),
+        })
+  c.on('error', () => {})
+  await c.connect()
+  return c
+}
+
+describe.each<Backend>(['standalone', 'cluster'])('node-redis 5 %s', (backend) => {
+  const clients: Array<Standalone | ClusterClient> = []
+  const caches: Cache[] = []
+  const errors: unknown[] = []
+  beforeAll(async () => {
+    clients.push(await connect(backend), await connect(backend))
+  })
+  afterEach(async () => {
+    await Promise.all(caches.splice(0).map((c) => c.close()))
+    expect(errors.splice(0)).toEqual([])
+  })
+  afterAll(async () => {
+    await Promise.all(clients.map((c) => c.close()))
+  })
+  function cache(i: number, options: CacheOptions = {}): Cache {
+    const c = createCache({ redis: clients[i], jitter: 0, redisTimeout: '2s', ...options })
+    c.on('error', (e) => errors.push(e.error))
+    caches.push(c)
+    return c
+  }
+
+  it('a cold stampede of 2 caches x 100 callers runs the loader once', async () => {
+    const prefix = uniquePrefix()
+    const [a, b] = [cache(0, { prefix }), cache(1, { prefix })]
+    const key = uniqueKey('cold')
+    let calls = 0
+    const loader = async () => {
+      calls++
+      await sleep(200)
+      return { n: calls }
+    }
+    const answers = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => (i % 2 === 0 ? a : b).getOrSet(key, loader)),
+    )
+    expect(calls).toBe(1)
+    expect(answers.every((v) => v.n === 1)).toBe(true)
+  })
+
+  it('stores binary-safe entries, invalidates tags and patterns through the client', async () => {
+    const prefix = uniquePrefix()
+    const [a, b] = [cache(0, { prefix, l1: false }), cache(1, { prefix, l1: false })]
+    const key = uniqueKey('tag')
+    const bytes = Buffer.from([0, 255, 13, 10, 215, 0])
+    await a.set(key, bytes, { tags: ['t1'] })
+    expect(Buffer.compare((await b.get(key)) as Buffer, bytes)).toBe(0)
+    await b.invalidateTags('t1')
+    expect(await a.getOrSet(key, () => 'reloaded', { tags: ['t1'] })).toBe('reloaded')
+    await a.set(`${key}:x`, 1)
+    expect(await b.invalidatePattern(`${key}*`)).toBe(2)
+    expect(await a.get(key)).toBeUndefined()
+  })
+
+  it("leaves the user's client open after close()", async () => {
+    const c = cache(0, { prefix: uniquePrefix() })
+    await c.set(uniqueKey('open'), 1)
+    await c.close()
+    expect(clients[0]?.isOpen).toBe(true)
+    const k = uniqueKey('after')
+    await clients[0]?.set(k, 'still here')
+    expect(await clients[0]?.get(k)).toBe('still here')
+  })
+
+  it('names the primary that owns a key (the per-primary circuit)', async () => {
+    const seam = adaptClient(clients[0])
+    const key = uniqueKey('slot')
+    if (backend === 'standalone') {
+      expect(seam.slotOwner(key)).toBe('')
+      return
+    }
+    const owner = seam.slotOwner(key)
+    expect(seam.primaries().map((p) => p.address)).toContain(owner)
+    // The owner answers for the key without a redirect: GET on its own connection succeeds.
+    const node = seam.primaries().find((p) => p.address === owner)
+    expect(await node?.text(['GET', key]).catch((e: Error) => e.message)).not.toMatch(/MOVED/)
+  })
+})
+
+describe('node-redis clients Herdless cannot use', () => {
+  it('a client that was never connected: E_INVALID_OPTION saying to connect it', () => {
+    const c = createClient({ url: sharedRedis().url })
+    let caught: unknown
+    try {
+      createCache({ redis: c })
+    } catch (e) {
+      caught = e
+    }
+    expect(isCacheError(caught, 'E_INVALID_OPTION')).toBe(true)
+    expect(String((caught as Error).message)).toMatch(/connect\(\)/)
+  })
+})
