@@ -115,4 +115,19 @@ describe('node-redis clients Herdless cannot use', () => {
     expect(isCacheError(caught, 'E_INVALID_OPTION')).toBe(true)
     expect(String((caught as Error).message)).toMatch(/connect\(\)/)
   })
+  it("lock strategy 'redlock' with node-redis lock clients: E_INVALID_OPTION naming ioredis", async () => {
+    const c = createClient({ url: sharedRedis().url })
+    c.on('error', () => {})
+    await c.connect()
+    let caught: unknown
+    try {
+      createCache({ redis: c, lock: { strategy: 'redlock', clients: [c as never] } })
+    } catch (e) {
+      caught = e
+    } finally {
+      await c.close()
+    }
+    expect(isCacheError(caught, 'E_INVALID_OPTION')).toBe(true)
+    expect(String((caught as Error).message)).toMatch(/does not support node-redis/)
+  })
 })

@@ -119,6 +119,16 @@ export interface NodeRedisInstance {
   sendCommand(...args: never[]): Promise<unknown>
 }
 
+/**
+ * An ioredis 5/6 or iovalkey Redis/Cluster instance, by shape: a user's ioredis 6 or iovalkey
+ * types are not core's ioredis 5 types, yet the instances work the same.
+ */
+export interface IoredisInstance {
+  readonly status: string
+  sendCommand(...args: never[]): unknown
+  duplicate(...args: never[]): unknown
+}
+
 /** The shape of a node-redis 5 client or cluster: `sendCommand` and `isOpen`, and no ioredis `status`. */
 export function isNodeRedis(input: unknown): boolean {
   if (typeof input !== 'object' || input === null) return false
