@@ -1,7 +1,8 @@
-import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis'
+import type { ClusterOptions, Redis, RedisOptions } from 'ioredis'
 import { InvalidOptionError } from '../errors'
 import type { ClusterConfig, RedisInput } from '../options'
 import type { NodeRedisInstance } from './client'
+import { ioredis } from './ioredis-load'
 import type { RedisClient } from './scripts'
 
 /** Full-jitter exponential backoff (AWS architecture blog), capped at 2 s. */
@@ -91,7 +92,7 @@ export function connectRedis(input: RedisInput): {
         input,
       )
     }
-    return { client: absorbLateSocketErrors(new Redis(input, REDIS_DEFAULTS)), owned: true }
+    return { client: absorbLateSocketErrors(new (ioredis().Redis)(input, REDIS_DEFAULTS)), owned: true }
   }
   if (typeof input === 'object' && input !== null) {
     if ('cluster' in input) {
@@ -103,10 +104,12 @@ export function connectRedis(input: RedisInput): {
           nodes,
         )
       }
-      return { client: new Cluster(nodes, { ...CLUSTER_DEFAULTS, ...rest }), owned: true }
+      return { client: new (ioredis().Cluster)(nodes, { ...CLUSTER_DEFAULTS, ...rest }), owned: true }
     }
     return {
-      client: absorbLateSocketErrors(new Redis({ ...REDIS_DEFAULTS, ...(input as RedisOptions) })),
+      client: absorbLateSocketErrors(
+        new (ioredis().Redis)({ ...REDIS_DEFAULTS, ...(input as RedisOptions) }),
+      ),
       owned: true,
     }
   }
