@@ -14,6 +14,7 @@ import {
   resolveCallOptions,
 } from './options'
 import { adaptClient } from './store/adapt'
+import { busPublisher } from './store/bus-facade'
 import { connectRedis } from './store/connect'
 import { Guard } from './store/guard'
 import { IoredisClient } from './store/ioredis-client'
@@ -564,9 +565,13 @@ export function createCache(options?: CacheOptions): Cache {
     options: resolved,
     quorum: redlock,
     l1,
-    // The bus still speaks ioredis (bus/ moves onto the seam separately).
+    // The bus still speaks ioredis: other clients reach it through an ioredis-shaped facade.
     publisher:
-      store instanceof RedisStore && store.client instanceof IoredisClient ? store.client.raw : undefined,
+      store instanceof RedisStore
+        ? store.client instanceof IoredisClient
+          ? store.client.raw
+          : busPublisher(store.client)
+        : undefined,
   })
   const topology = store instanceof RedisStore ? startTopology(engine, store.client) : undefined
   const writeGuard = topology?.guard

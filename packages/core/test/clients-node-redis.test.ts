@@ -1,4 +1,4 @@
-import { sharedCluster, sharedRedis, sleep, uniqueKey, uniquePrefix } from '@herdless/test-utils'
+import { sharedCluster, sharedRedis, sleep, uniqueKey, uniquePrefix, waitUntil } from '@herdless/test-utils'
 import { createClient, createCluster } from 'redis'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { type Cache, type CacheOptions, createCache, isCacheError } from '../src/index'
@@ -76,6 +76,50 @@ describe.each<Backend>(['standalone', 'cluster'])('node-redis 5 %s', (backend) =
     await a.set(`${key}:x`, 1)
     expect(await b.invalidatePattern(`${key}*`)).toBe(2)
     expect(await a.get(key)).toBeUndefined()
+  })
+
+  it('keeps L1 coherent across caches through the bus (delete, set, tags)', async () => {
+    const prefix = uniquePrefix()
+    const [a, b] = [cache(0, { prefix, l1: { max: 100 } }), cache(1, { prefix, l1: { max: 100 } })]
+    await Promise.all([a, b].map((c) => new Promise<void>((r) => c.once('bus:ready', () => r()))))
+    const key = uniqueKey('l1')
+    let l1Hits = 0
+    a.on('hit', (e) => {
+      if (e.tier === 'l1') l1Hits++
+    })
+    const warm = async (value: string) => {
+      await b.set(key, value, { tags: ['t'] })
+      await waitUntil('A to read the value', async () => (await a.get(key)) === value || 'not yet', {
+        timeoutMs: 2_000,
+      })
+      // A tagged entry is an L1 hit once its tag times are known in-process (fetched after the
+      // first fill): read until A serves it from L1, so only the bus can drop it there.
+      const before = l1Hits
+      for (let i = 0; i < 20 && l1Hits === before; i++) expect(await a.get(key)).toBe(value)
+      expect(l1Hits).toBeGreaterThan(before)
+    }
+    await warm('v1')
+    await b.delete(key)
+    await waitUntil('A to see the delete', async () => (await a.get(key)) === undefined || 'still there', {
+      timeoutMs: 1_000,
+      intervalMs: 20,
+    })
+    await warm('v2')
+    await b.set(key, 'v3')
+    await waitUntil('A to see v3', async () => (await a.get(key)) === 'v3' || 'not yet', {
+      timeoutMs: 1_000,
+      intervalMs: 20,
+    })
+    await warm('v4')
+    await b.invalidateTags('t')
+    await waitUntil(
+      'A to drop the tagged entry',
+      async () => (await a.get(key)) === undefined || 'still there',
+      {
+        timeoutMs: 1_000,
+        intervalMs: 20,
+      },
+    )
   })
 
   it("leaves the user's client open after close()", async () => {

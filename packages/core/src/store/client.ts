@@ -34,13 +34,16 @@ export interface NodeConnection {
   loadScript(source: string): Promise<void>
 }
 
+/** A Pub/Sub message; `sharded` when it came from an SSUBSCRIBE. */
+export type MessageListener = (channel: string, message: Buffer, sharded: boolean) => void
+
 /** A dedicated subscriber connection (the bus), opened by Client.subscriber(). */
 export interface Subscriber {
   /**
    * Subscribe to channels (sharded: SSUBSCRIBE, one call per channel). Messages arrive on the
    * listener given to subscriber(). Call again after every 'ready' to be sure: a repeat is harmless.
    */
-  subscribe(channels: readonly string[]): Promise<void>
+  subscribe(channels: readonly string[], sharded: boolean): Promise<void>
   /** 'ready' (connected: subscribe now), 'down' (messages may be missed), 'error'. */
   on(event: 'ready' | 'down', listener: () => void): void
   on(event: 'error', listener: (err: unknown) => void): void
@@ -84,8 +87,11 @@ export interface Client {
   refreshSlots(): void
   publish(channel: string, payload: Buffer): Promise<unknown>
   spublish(channel: string, payload: Buffer): Promise<unknown>
-  /** A new connection for Pub/Sub; Herdless owns and closes it. */
-  subscriber(sharded: boolean, listener: (channel: string, message: Buffer) => void): Subscriber
+  /**
+   * A new connection for Pub/Sub; Herdless owns and closes it. `sharded`: it will SSUBSCRIBE
+   * (an ioredis Cluster needs to know when it is created).
+   */
+  subscriber(sharded: boolean, listener: MessageListener): Subscriber
   on(event: 'ready', listener: () => void): void
   on(event: 'error', listener: (err: unknown) => void): void
   off(event: 'ready', listener: () => void): void

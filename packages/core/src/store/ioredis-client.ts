@@ -5,6 +5,7 @@ import {
   type Client,
   type ClientStatus,
   closeWithin,
+  type MessageListener,
   type NodeConnection,
   type ScriptSource,
   type Subscriber,
@@ -129,7 +130,7 @@ export class IoredisClient implements Client {
     return this.raw.spublish(channel, payload)
   }
 
-  subscriber(sharded: boolean, listener: (channel: string, message: Buffer) => void): Subscriber {
+  subscriber(sharded: boolean, listener: MessageListener): Subscriber {
     const sub = this.cluster
       ? (this.raw as Cluster).duplicate(undefined, sharded ? { shardedSubscribers: true } : {})
       : // We resubscribe on every 'ready' ourselves: ioredis's own resubscription leaves its
@@ -137,16 +138,15 @@ export class IoredisClient implements Client {
         absorbLateSocketErrors(
           (this.raw as Redis).duplicate({ enableAutoPipelining: false, autoResubscribe: false }),
         )
-    const onRaw = (channel: string | Buffer, raw: Buffer) => listener(String(channel), raw)
-    if (sharded) sub.on('smessageBuffer', onRaw)
-    else sub.on('messageBuffer', onRaw)
+    sub.on('messageBuffer', (channel: string | Buffer, raw: Buffer) => listener(String(channel), raw, false))
+    sub.on('smessageBuffer', (channel: string | Buffer, raw: Buffer) => listener(String(channel), raw, true))
     return {
       get ready() {
         return sub.status === 'ready'
       },
-      async subscribe(channels) {
+      async subscribe(channels, shardedCall) {
         // SSUBSCRIBE takes channels of one slot only: one call per channel.
-        if (sharded) await Promise.all(channels.map((ch) => (sub as Cluster).ssubscribe(ch)))
+        if (shardedCall) await Promise.all(channels.map((ch) => (sub as Cluster).ssubscribe(ch)))
         else await sub.subscribe(...channels)
       },
       on(event: 'ready' | 'down' | 'error', fn: (err?: unknown) => void) {

@@ -4,6 +4,7 @@ import {
   type Client,
   type ClientStatus,
   closeWithin,
+  type MessageListener,
   type NodeConnection,
   type ScriptSource,
   type Subscriber,
@@ -216,29 +217,38 @@ export class NodeRedisClient implements Client {
     return this.#send(channel, false, ['SPUBLISH', channel, payload])
   }
 
-  subscriber(sharded: boolean, listener: (channel: string, message: Buffer) => void): Subscriber {
+  subscriber(_sharded: boolean, listener: MessageListener): Subscriber {
     const base = (this.#k ?? this.#c) as PubSubCapable & { duplicate(): PubSubCapable }
     const sub = base.duplicate()
     const ready = new Set<() => void>()
     const down = new Set<() => void>()
     const errors = new Set<(err: unknown) => void>()
-    const onMessage: Listener = (message, channel) => listener(String(channel), message)
+    // node-redis keeps one listener set per channel; one function per kind keeps repeats idempotent.
+    const onMessage: Listener = (message, channel) => listener(String(channel), message, false)
+    const onShardMessage: Listener = (message, channel) => listener(String(channel), message, true)
     // An 'error' event without a listener would crash the process: always listen.
     const onError = (err: unknown) => {
       for (const f of errors) f(err)
     }
+    let closed = false
+    let connectedOnce = false
+    let wasDown = false
     const onDown = () => {
+      wasDown = true
       for (const f of down) f()
     }
     const onReady = () => {
       if (closed) return
+      wasDown = false
       for (const f of ready) f()
     }
-    let closed = false
     if (this.cluster) {
       sub.on('node-error', onError)
       sub.on('node-disconnect', onDown)
-      sub.on('node-ready', onReady)
+      // Every node reports ready while the cluster connects: only a node back after a drop counts.
+      sub.on('node-ready', () => {
+        if (connectedOnce && wasDown) onReady()
+      })
     } else {
       sub.on('error', onError)
       sub.on('end', onDown)
@@ -247,6 +257,7 @@ export class NodeRedisClient implements Client {
     }
     const connected = sub.connect().then(
       () => {
+        connectedOnce = true
         // A cluster emits no 'ready' of its own once every node is up.
         if (this.cluster) onReady()
       },
@@ -256,9 +267,9 @@ export class NodeRedisClient implements Client {
       get ready() {
         return sub.isOpen && (sub as { isReady?: boolean }).isReady !== false
       },
-      async subscribe(channels) {
+      async subscribe(channels, sharded) {
         await connected
-        if (sharded) await Promise.all(channels.map((ch) => sub.sSubscribe(ch, onMessage, true)))
+        if (sharded) await Promise.all(channels.map((ch) => sub.sSubscribe(ch, onShardMessage, true)))
         else await sub.subscribe([...channels], onMessage, true)
       },
       on(event: 'ready' | 'down' | 'error', fn: (err?: unknown) => void) {
