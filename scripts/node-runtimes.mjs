@@ -27,6 +27,7 @@ export const RUNTIME_SUITES = [
   'packages/core/test/contract-cluster.test.ts',
   'packages/core/test/clients-contract.test.ts',
   'packages/core/test/clients-node-redis.test.ts',
+  'packages/core/test/clients-bus-lock.test.ts',
   'packages/core/test/stampede-protection.test.ts',
   'packages/core/test/l1-coherence.test.ts',
 ]
