@@ -2,7 +2,7 @@ import type { Coherence } from './bus/coherence'
 import { Engine } from './engine'
 import { type Freshness, refreshEarly } from './entry/classify'
 import type { Entry } from './entry/envelope'
-import { CacheClosedError, InvalidKeyError, isCacheError } from './errors'
+import { CacheClosedError, InvalidKeyError, InvalidOptionError, isCacheError } from './errors'
 import { checkKey, escapeGlob, Keyspace } from './keys'
 import { L1Cache } from './l1/l1-cache'
 import { RedlockLock } from './lock/redlock-lock'
@@ -550,6 +550,13 @@ export function createCache(options?: CacheOptions): Cache {
   } else {
     const { client: raw, owned } = connectRedis(options.redis)
     const client = adaptClient(raw)
+    if (resolved.bus !== false && resolved.bus.sharded && !client.shardedPubSub) {
+      throw new InvalidOptionError(
+        'bus.sharded',
+        'false with this client: its Cluster cannot hold sharded subscriptions (iovalkey 0.4); ioredis 5.9+/6 and node-redis 5 can',
+        true,
+      )
+    }
     store = new RedisStore(client, owned)
     // On a cluster, one circuit per primary: the node serving the routed key's slot.
     const partition = client.cluster ? (k: string) => client.slotOwner(k) : undefined

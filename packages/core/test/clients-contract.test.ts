@@ -1,6 +1,6 @@
 import { sharedCluster, sharedRedis } from '@herdless/test-utils'
 import { Cluster as Cluster6, Redis as Redis6 } from 'ioredis6'
-import { Redis as Valkey } from 'iovalkey'
+import { Redis as Valkey, Cluster as ValkeyCluster } from 'iovalkey'
 import { createClient, createCluster } from 'redis'
 import { afterAll, beforeAll, describe } from 'vitest'
 import { cacheContract } from './contract'
@@ -8,7 +8,7 @@ import { cacheContract } from './contract'
 /*
  * The contract suite on every client a user may hand in as an instance (the URL/options path,
  * which builds ioredis 5, runs in contract-redis/contract-cluster.test.ts): node-redis 5
- * standalone and cluster, ioredis 6 (RESP3 by default) standalone and cluster, iovalkey.
+ * standalone and cluster, ioredis 6 (RESP3 by default) and iovalkey 0.4, standalone and cluster.
  */
 
 type NodeRedis = ReturnType<typeof createClient>
@@ -76,10 +76,18 @@ describe('ioredis 6 instances', () => {
   })
 })
 
-describe('iovalkey instance', () => {
+describe('iovalkey instances', () => {
   const client = new Valkey(sharedRedis().url)
+  const cluster = new ValkeyCluster(sharedCluster().startupNodes)
   afterAll(async () => {
-    await client.quit()
+    await Promise.all([client.quit(), cluster.quit()])
+  })
+  cacheContract({
+    name: 'iovalkey cluster',
+    options: () => ({ redis: cluster, redisTimeout: '2s' }),
+    async writeRaw(key, bytes) {
+      await cluster.set(key, bytes)
+    },
   })
   cacheContract({
     name: 'iovalkey standalone',

@@ -55,6 +55,8 @@ export interface Subscriber {
 export interface Client {
   readonly library: 'ioredis' | 'node-redis'
   readonly cluster: boolean
+  /** Sharded Pub/Sub can be subscribed to (false: iovalkey 0.4's Cluster, which lacks `shardedSubscribers`). */
+  readonly shardedPubSub: boolean
   readonly status: ClientStatus
   /** `host:port` of the standalone server (cluster: the first startup node). */
   readonly address: string

@@ -34,6 +34,7 @@ function addressOf(conn: Redis): string {
 export class IoredisClient implements Client {
   readonly library = 'ioredis' as const
   readonly cluster: boolean
+  readonly shardedPubSub: boolean
   /** The library's client, for the code that still needs it (redlock, the bus until it moves). */
   readonly raw: Redis | Cluster
   readonly #nodes = new WeakMap<Redis, NodeConnection>()
@@ -41,6 +42,10 @@ export class IoredisClient implements Client {
   constructor(raw: Redis | Cluster) {
     this.raw = raw
     this.cluster = (raw as { isCluster?: boolean }).isCluster === true
+    // ioredis 5.9+/6 Clusters know `shardedSubscribers` (a subscriber per shard); iovalkey 0.4's
+    // does not, and its SSUBSCRIBE loops on MOVED until "Too many Cluster redirections".
+    const options = (raw as { options?: object }).options
+    this.shardedPubSub = !this.cluster || (typeof options === 'object' && 'shardedSubscribers' in options)
   }
 
   get status(): ClientStatus {

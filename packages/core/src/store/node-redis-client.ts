@@ -106,6 +106,7 @@ function standaloneAddress(c: NodeRedisStandalone): string {
 export class NodeRedisClient implements Client {
   readonly library = 'node-redis' as const
   readonly cluster: boolean
+  readonly shardedPubSub = true
   readonly #c: NodeRedisStandalone | undefined
   readonly #k: NodeRedisCluster | undefined
   /** Sends one command, routed by `firstKey` on a cluster. */
