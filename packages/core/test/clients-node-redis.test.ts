@@ -1,7 +1,7 @@
 import { sharedCluster, sharedRedis, sleep, uniqueKey, uniquePrefix, waitUntil } from '@herdless/test-utils'
 import { createClient, createCluster } from 'redis'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { type Cache, type CacheOptions, createCache, isCacheError } from '../src/index'
+import { type Cache, type CacheOptions, createCache, isCacheError, TopologyMonitor } from '../src/index'
 import { adaptClient } from '../src/store/adapt'
 
 /*
@@ -144,6 +144,49 @@ describe.each<Backend>(['standalone', 'cluster'])('node-redis 5 %s', (backend) =
     // The owner answers for the key without a redirect: GET on its own connection succeeds.
     const node = seam.primaries().find((p) => p.address === owner)
     expect(await node?.text(['GET', key]).catch((e: Error) => e.message)).not.toMatch(/MOVED/)
+  })
+})
+
+describe('topology monitor on node-redis 5', () => {
+  it('reports the 3+3 cluster: every primary with its slots and memory, state ok', async () => {
+    const c = await connect('cluster')
+    const errors: unknown[] = []
+    const monitor = new TopologyMonitor(c, { pollInterval: '1h', onError: (e) => errors.push(e) })
+    try {
+      const snap = await monitor.refresh()
+      expect(snap?.mode).toBe('cluster')
+      expect(snap?.state).toBe('ok')
+      expect(snap?.slotsAssigned).toBe(16_384)
+      const expected = sharedCluster().nodes
+      expect(snap?.nodes.map((n) => n.id).sort()).toEqual(expected.map((n) => n.id).sort())
+      for (const want of expected.filter((n) => n.role === 'primary')) {
+        const got = snap?.nodes.find((n) => n.id === want.id)
+        expect(got?.address).toBe(`${want.host}:${want.port}`)
+        expect(got?.slots).toEqual(want.slots)
+        expect(got?.reachable).toBe(true)
+        expect(got?.usedMemory).toBeGreaterThan(0)
+      }
+      expect(errors).toEqual([])
+    } finally {
+      await monitor.stop()
+      await c.close()
+    }
+  })
+
+  it('reports a standalone server as one primary covering every slot', async () => {
+    const c = await connect('standalone')
+    const monitor = new TopologyMonitor(c, { pollInterval: '1h' })
+    try {
+      const snap = await monitor.refresh()
+      expect(snap?.mode).toBe('standalone')
+      expect(snap?.state).toBe('ok')
+      expect(snap?.nodes[0]?.address).toBe(`${sharedRedis().host}:${sharedRedis().port}`)
+      expect(snap?.nodes[0]?.slots).toEqual([[0, 16_383]])
+      expect(snap?.nodes[0]?.usedMemory).toBeGreaterThan(0)
+    } finally {
+      await monitor.stop()
+      await c.close()
+    }
   })
 })
 
