@@ -909,7 +909,7 @@ export class Engine implements LeaseHost {
     const isEntry = (key: string) => !key.endsWith(':lock') && !key.endsWith(':lease')
     try {
       // A scan of a large keyspace outlasts redisTimeout by design: not bounded by the guard's deadline.
-      for (let pass = 0; pass < (this.store.partitioned || this.store.kind === 'redis' ? 2 : 1); pass++) {
+      for (let pass = 0; pass < (this.store.kind === 'redis' ? 2 : 1); pass++) {
         n += await this.store.deleteMatching(glob, 500, accept, isEntry)
       }
     } catch (err) {
