@@ -295,13 +295,7 @@ export class Cache {
 
   /** Remove entries everywhere (L2 and every process's L1). Resolves to how many existed in L2. */
   async delete(keys: string | readonly string[]): Promise<number> {
-    const list = this.#keyList(keys)
-    return this.#engine.invalidate(
-      'delete',
-      list.map((k) => this.#keys.entry(k)),
-      list,
-      this.#call.failOpen,
-    )
+    return this.#invalidate('delete', keys)
   }
 
   /**
@@ -309,20 +303,20 @@ export class Cache {
    * getOrSet serves it and refreshes. Resolves to how many entries were marked.
    */
   async expire(keys: string | readonly string[]): Promise<number> {
+    return this.#invalidate('expire', keys)
+  }
+
+  #invalidate(type: 'delete' | 'expire', keys: string | readonly string[]): Promise<number> {
     const list = this.#keyList(keys)
-    return this.#engine.invalidate(
-      'expire',
-      list.map((k) => this.#keys.entry(k)),
-      list,
-      this.#call.failOpen,
-    )
+    const full = list.map((k) => this.#keys.entry(k))
+    return this.#engine.invalidate(type, full, list, this.#call.failOpen)
   }
 
   /**
    * Invalidate every entry carrying one of `tags`: O(1) per tag (a timestamp under
    * `<prefix>:tag:{tag}` compared with when each entry's load began), no SCAN. Such an entry is
-   * treated as expire() treats one: the next read loads anew, the old value stays only as a
-   * stale fallback (docs/consistency.md).
+   * a stale-if-error fallback only: the next read loads anew and waits for the new value
+   * rather than receive the old one while another process reloads (docs/consistency.md).
    */
   async invalidateTags(tags: string | readonly string[]): Promise<void> {
     this.#open()

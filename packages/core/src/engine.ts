@@ -280,7 +280,7 @@ export class Engine implements LeaseHost {
   async classify(entry: Entry, k: string, failOpen: boolean): Promise<Freshness> {
     const now = Date.now()
     if (entry.tags.length === 0 || now >= entry.staleUntil) return classify(entry, now)
-    if (await this.coherence.tagInvalidated(entry, k, failOpen)) entry.invalidated = true
+    if (await this.coherence.tagInvalidated(entry, k, failOpen, false)) entry.invalidated = true
     return classify(entry, now, entry.invalidated === true)
   }
 
@@ -550,8 +550,9 @@ export class Engine implements LeaseHost {
       lease?.stop()
       this.emit('load:error', { key: userKey, duration: Date.now() - startedAt, error })
       if (stale !== undefined && Date.now() < stale.staleUntil && this.epochs.valid(k, since)) {
-        // Stale-if-error, and keep that very entry "fresh" for failSafeBackoff so a failing
-        // loader is not hammered. Awaited so the next read sees the backoff.
+        // Stale-if-error, and hold the lease as a backoff for failSafeBackoff so a failing loader
+        // is not hammered (the entry stays stale: never a fresh answer). Awaited so the next read
+        // sees the backoff.
         if (lease !== undefined) await this.#failed(lease, stale, o)
         this.emit('stale', { key: userKey, tier: 'l2', reason: 'error' })
         return { value: stale.value as T, source: 'stale' }
@@ -572,7 +573,8 @@ export class Engine implements LeaseHost {
   }
 
   async #failed(lease: Lease, stale: Entry, o: ResolvedCallOptions): Promise<void> {
-    const until = Math.min(stale.staleUntil, Date.now() + o.failSafeBackoff)
+    // A tag-invalidated entry is a fallback only: no backoff, every read reloads.
+    const until = stale.invalidated === true ? 0 : Math.min(stale.staleUntil, Date.now() + o.failSafeBackoff)
     try {
       await this.guard.call(
         'EVALSHA',
@@ -909,7 +911,7 @@ export class Engine implements LeaseHost {
     const isEntry = (key: string) => !key.endsWith(':lock') && !key.endsWith(':lease')
     try {
       // A scan of a large keyspace outlasts redisTimeout by design: not bounded by the guard's deadline.
-      for (let pass = 0; pass < (this.store.partitioned || this.store.kind === 'redis' ? 2 : 1); pass++) {
+      for (let pass = 0; pass < (this.store.kind === 'redis' ? 2 : 1); pass++) {
         n += await this.store.deleteMatching(glob, 500, accept, isEntry)
       }
     } catch (err) {

@@ -266,6 +266,15 @@ describe('in-process fences', () => {
     expect((await c.inspect(key))?.state).toBe('stale')
   })
 
+  it('inspect() agrees with has() after invalidateTags', async () => {
+    const c = cache({ redis: sharedRedis().url, prefix: uniquePrefix() })
+    const key = uniqueKey('inspect')
+    await c.getOrSet(key, () => 1, { tags: ['i'] })
+    expect([(await c.inspect(key))?.state, await c.has(key)]).toEqual(['fresh', true])
+    await c.invalidateTags('i')
+    expect([(await c.inspect(key))?.state, await c.has(key)]).toEqual(['stale', false])
+  })
+
   it('a tag-invalidated entry is not served while another process reloads it', async () => {
     const [a, b] = await pair(sharedRedis().url)
     const key = uniqueKey('tagwait')

@@ -101,8 +101,10 @@ export class Coherence {
    * Whether a tag invalidation is newer than the entry's load. When Redis cannot say: with
    * failOpen the entry counts as valid (an 'error' event tells), without it the call throws.
    */
-  async tagInvalidated(entry: Entry, entryKey: string, failOpen = true): Promise<boolean> {
-    const known = this.tagStaleSync(entry, entryKey)
+  async tagInvalidated(entry: Entry, entryKey: string, failOpen = true, local = true): Promise<boolean> {
+    // `local: false` (an entry read from L2): ask Redis, as the in-process times move only when a
+    // bus message lands, and an L2 read must see another process's completed invalidation at once.
+    const known = local ? this.tagStaleSync(entry, entryKey) : undefined
     if (known !== undefined) return known
     const tagKeys = entry.tags.map((t) => Keyspace.tagOf(entryKey, t))
     let times: number[]

@@ -40,7 +40,8 @@ export class MemoryStore implements Store {
     ) {
       return Buffer.from(cur)
     }
-    if (exclusive && this.#liveLock(leaseKey) !== undefined) return false
+    const held = this.#liveLock(leaseKey)
+    if (held !== undefined && (exclusive || held.token === 'backoff')) return false
     this.#locks.set(leaseKey, { token, until: Date.now() + ttl })
     return true
   }
@@ -63,13 +64,19 @@ export class MemoryStore implements Store {
     leaseKey: string,
     token: string,
     readCreatedAt: number,
-    freshUntil: number,
+    backoffUntil: number,
   ): Promise<void> {
     if (this.#liveLock(leaseKey)?.token !== token) return
     this.#locks.delete(leaseKey)
     const cur = this.#data.get(key)
-    if (readCreatedAt > 0 && cur !== undefined && isEnvelope(cur) && cur.readDoubleBE(1) === readCreatedAt) {
-      this.#rewriteFreshUntil(key, cur, freshUntil)
+    if (
+      readCreatedAt > 0 &&
+      backoffUntil > Date.now() &&
+      cur !== undefined &&
+      isEnvelope(cur) &&
+      cur.readDoubleBE(1) === readCreatedAt
+    ) {
+      this.#locks.set(leaseKey, { token: 'backoff', until: backoffUntil })
     }
   }
 

@@ -89,12 +89,16 @@ export class RedisStore implements Store {
     leaseKey: string,
     token: string,
     readCreatedAt: number,
-    freshUntil: number,
+    backoffUntil: number,
   ): Promise<void> {
     await FAIL_LOADED.run(
       this.client,
       [key, leaseKey],
-      [token, readCreatedAt > 0 ? headerPrefix(readCreatedAt) : '', float64(freshUntil)],
+      [
+        token,
+        readCreatedAt > 0 ? headerPrefix(readCreatedAt) : '',
+        ms(Math.max(0, backoffUntil - Date.now())),
+      ],
     )
   }
 
@@ -190,12 +194,6 @@ async function scanAndUnlink(
 
 function ms(n: number): number {
   return Math.max(1, Math.round(n))
-}
-
-function float64(n: number): Buffer {
-  const b = Buffer.allocUnsafe(8)
-  b.writeDoubleBE(n, 0)
-  return b
 }
 
 /** MAGIC + createdAt: the first 9 bytes of an envelope, which identify the entry a load read. */

@@ -58,6 +58,8 @@ if ARGV[5] == '1' then
   if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
   return 0
 end
+-- A stale-if-error backoff (FAIL_LOADED) holds the lease for every strategy.
+if redis.call('GET', KEYS[2]) == 'backoff' then return 0 end
 redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
 return 1
 `)
@@ -74,18 +76,23 @@ redis.call('DEL', KEYS[2])
 return 1
 `)
 
-/** A failed load: give the lease back and, for stale-if-error, keep the entry it read fresh a while. */
+/**
+ * A failed load: give the lease back or, for stale-if-error, turn it into a backoff: the lease
+ * stays taken (value 'backoff') for a while, so readers keep getting the stale entry without
+ * running the failing loader. The entry itself is not touched: it stays stale, never fresh.
+ */
 export const FAIL_LOADED = new LuaScript(`
 -- KEYS[1] entry key; KEYS[2] its lease key
 -- ARGV[1] the holder's token; ARGV[2] MAGIC + createdAt (9 bytes) of the entry the load read, or ''
--- ARGV[3] the backoff's freshUntil, 8 bytes float64 big-endian
--- Only the entry the load read, and only while no invalidation ran (lease intact): never a newer
--- entry, never one that expire() made stale.
+-- ARGV[3] backoff in ms (0: none)
+-- Only while no invalidation ran (lease intact) and the entry is still the one the load read.
+-- Any invalidation deletes the backoff like any lease.
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
-redis.call('DEL', KEYS[2])
-if ARGV[2] == '' then return 1 end
-if redis.call('GETRANGE', KEYS[1], 0, 8) ~= ARGV[2] then return 1 end
-redis.call('SETRANGE', KEYS[1], 9, ARGV[3])
+if ARGV[2] == '' or tonumber(ARGV[3]) <= 0 or redis.call('GETRANGE', KEYS[1], 0, 8) ~= ARGV[2] then
+  redis.call('DEL', KEYS[2])
+  return 1
+end
+redis.call('SET', KEYS[2], 'backoff', 'PX', ARGV[3])
 return 2
 `)
 

@@ -31,15 +31,16 @@ export interface Store {
   /** Store a loader's result and drop the lease, only while the lease still holds `token`. */
   writeLoaded(key: string, leaseKey: string, token: string, bytes: Buffer, px: number): Promise<WriteResult>
   /**
-   * A failed load: drop the lease if it is still ours and, if so and the entry is still the one
-   * the load read (`readCreatedAt`, 0 for none), set its freshUntil (stale-if-error backoff).
+   * A failed load, while the lease is still ours: if the entry is still the one the load read
+   * (`readCreatedAt`, 0 for none) and `backoffUntil` is ahead, keep the lease taken until then as a
+   * stale-if-error backoff ('backoff', which no token equals); otherwise drop it.
    */
   failLoaded(
     key: string,
     leaseKey: string,
     token: string,
     readCreatedAt: number,
-    freshUntil: number,
+    backoffUntil: number,
   ): Promise<void>
   /** set(): unconditional write with a physical TTL in ms; revokes the lease. */
   write(key: string, leaseKey: string, bytes: Buffer, px: number): Promise<void>
