@@ -3,14 +3,19 @@
 // built dist), run vitest (extra arguments pass through: `pnpm test --project core`), then print
 // the totals from the JSON report as the last line: `N passed, N failed[, N skipped]`.
 // Exits non-zero when vitest fails, when the report is missing, or when no test ran.
+// A full run (no arguments, or --runtimes) then runs the contract, stampede and coherence suites again on Node 22
+// and 24 (scripts/node-runtimes.mjs; HERDLESS_RUNTIMES overrides the list, "" skips). A runtime
+// that cannot be installed (no network) is skipped with a warning, and fails the run when CI=true.
 import { spawn } from 'node:child_process'
 import { existsSync, readFileSync, rmSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { ensureNode, RUNTIME_SUITES, runtimeMajors } from './node-runtimes.mjs'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const report = join(root, '.test-results', 'vitest.json')
+const ci = process.env.CI === 'true'
 
 /** Run a command with inherited stdio; resolve to its exit code (128 + n when killed by a signal). */
 function run(command, args) {
@@ -46,6 +51,10 @@ if (build !== 0) fail('pnpm build failed', build)
 
 const args = process.argv.slice(2)
 if (args[0] === '--') args.shift() // `pnpm test -- --project core`
+// `--runtimes`: run the Node 22/24 suites after a filtered run too (a full run always does).
+const runtimesFlag = args.indexOf('--runtimes')
+if (runtimesFlag !== -1) args.splice(runtimesFlag, 1)
+const full = args.length === 0 || runtimesFlag !== -1
 const vitestBin = join(
   dirname(createRequire(join(root, 'package.json')).resolve('vitest/package.json')),
   'vitest.mjs',
@@ -54,28 +63,65 @@ const vitestBin = join(
 rmSync(report, { force: true })
 const vitest = await run(process.execPath, [vitestBin, 'run', ...args])
 
-if (!existsSync(report)) fail(`vitest wrote no report at ${report} (exit code ${vitest})`, vitest || 1)
-let results
-try {
-  results = JSON.parse(readFileSync(report, 'utf8'))
-} catch (error) {
-  fail(`cannot read ${report}: ${error.message}`, vitest || 1)
+/** Totals of one vitest JSON report, or a message saying why there are none. */
+function totals(file, code) {
+  if (!existsSync(file)) return { error: `vitest wrote no report at ${file} (exit code ${code})` }
+  try {
+    const r = JSON.parse(readFileSync(file, 'utf8'))
+    return {
+      passed: r.numPassedTests ?? 0,
+      failed: r.numFailedTests ?? 0,
+      skipped: (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0),
+      success: r.success !== false,
+    }
+  } catch (error) {
+    return { error: `cannot read ${file}: ${error.message}` }
+  }
 }
-const passed = results.numPassedTests ?? 0
-const failed = results.numFailedTests ?? 0
-const skipped = (results.numPendingTests ?? 0) + (results.numTodoTests ?? 0)
+
+const main = totals(report, vitest)
+if (main.error !== undefined) fail(main.error, vitest || 1)
+let passed = main.passed
+let failed = main.failed
+let skipped = main.skipped
+let exitCode = vitest !== 0 ? vitest : main.success ? 0 : 1
+const noRun = main.passed + main.failed === 0
+
+// The same built packages on the other supported runtimes: the child processes these suites
+// start (stampede workers, L1 peers) run on the same binary, since they use process.execPath.
+for (const major of full ? runtimeMajors() : []) {
+  const got = ensureNode(root, major)
+  if (got.error !== undefined) {
+    console.error(`test.mjs: Node ${major}: ${got.error}`)
+    if (ci) {
+      console.error('test.mjs: CI=true: a runtime that cannot be installed fails the run')
+      exitCode ||= 1
+    } else console.error(`test.mjs: Node ${major} suites skipped (CI runs them)`)
+    continue
+  }
+  const file = join(root, '.test-results', `vitest-node${major}.json`)
+  rmSync(file, { force: true })
+  console.log(`\ntest.mjs: Node ${major} (${got.node}): ${RUNTIME_SUITES.length} suites`)
+  const code = await run(got.node, [vitestBin, 'run', `--outputFile.json=${file}`, ...RUNTIME_SUITES])
+  const t = totals(file, code)
+  if (t.error !== undefined) {
+    console.error(`test.mjs: Node ${major}: ${t.error}`)
+    exitCode ||= code || 1
+    continue
+  }
+  console.log(`test.mjs: Node ${major}: ${t.passed} passed, ${t.failed} failed`)
+  passed += t.passed
+  failed += t.failed
+  skipped += t.skipped
+  if (code !== 0 || !t.success || t.passed + t.failed === 0) exitCode ||= code || 1
+}
+
 const summary = `${passed} passed, ${failed} failed${skipped > 0 ? `, ${skipped} skipped` : ''}`
-if (vitest !== 0) {
-  console.log(summary)
-  process.exit(vitest)
-}
-if (passed + failed === 0) {
+if (noRun) {
   console.error('test.mjs: no test ran')
   console.log(summary)
   process.exit(1)
 }
-if (failed > 0 || results.success === false) {
-  console.log(summary)
-  process.exit(1)
-}
+if (failed > 0 && exitCode === 0) exitCode = 1
 console.log(summary)
+process.exit(exitCode)

@@ -8,6 +8,7 @@ import { Redis } from 'ioredis'
 import { Keyv } from 'keyv'
 import { LRUCache } from 'lru-cache'
 import { Packr } from 'msgpackr'
+import { createClient } from 'redis'
 import { core } from './core'
 
 /**
@@ -19,6 +20,7 @@ export type ContenderId =
   | 'raw'
   | 'lru'
   | 'herdless'
+  | 'herdless-node-redis'
   | 'bentocache'
   | 'bentocache-defaults'
   | 'cache-manager'
@@ -67,6 +69,7 @@ const LABELS: Record<ContenderId, string> = {
   raw: 'ioredis GET + msgpackr unpack',
   lru: 'bare lru-cache get',
   herdless: 'Herdless',
+  'herdless-node-redis': 'Herdless on node-redis 5',
   bentocache: 'BentoCache',
   'bentocache-defaults': 'BentoCache (defaults: serialize)',
   'cache-manager': 'cache-manager',
@@ -90,6 +93,8 @@ export async function createContender(id: ContenderId, s: Setup): Promise<Conten
       return lru(s)
     case 'herdless':
       return herdless(s)
+    case 'herdless-node-redis':
+      return herdlessNodeRedis(s)
     case 'bentocache':
       return bento(s, false)
     case 'bentocache-defaults':
@@ -198,6 +203,34 @@ function herdless(s: Setup): Contender {
       })
     },
     close: () => cache.close(),
+  }
+}
+
+/** Herdless handed a connected node-redis 5 client (same options otherwise): the client seam's other side. */
+async function herdlessNodeRedis(s: Setup): Promise<Contender> {
+  const client = createClient({ url: s.url })
+  client.on('error', () => {})
+  await client.connect()
+  const options = {
+    prefix: s.prefix,
+    ttl: s.ttlMs,
+    staleTtl: s.staleMs,
+    l1: s.tier === 'l1' ? { max: s.l1Max } : false,
+  }
+  const cache = core.createCache({ redis: client, ...options })
+  return {
+    id: 'herdless-node-redis',
+    label: LABELS['herdless-node-redis'],
+    config: [
+      `const client = await createClient({ url }).connect() // redis ${'5'}; pipelines one tick's commands by itself`,
+      `createCache(${JSON.stringify({ redis: 'client', ...options }).replace('"client"', 'client')})`,
+    ].join('\n'),
+    getOrSet: (key, loader) => cache.getOrSet(key, loader),
+    set: (key, value) => cache.set(key, value),
+    async close() {
+      await cache.close()
+      await client.close()
+    },
   }
 }
 

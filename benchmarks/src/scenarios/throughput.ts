@@ -110,7 +110,7 @@ async function closeAll(rows: readonly Row[]): Promise<void> {
 /** 1. L2 hit: warm keys, no L1, 100 callers; baseline raw GET + msgpackr unpack. */
 export async function l2Hit(ctx: BenchContext, plan: Plan): Promise<ScenarioResult> {
   await ctx.admin.flushall()
-  const ids: ContenderId[] = ['raw', 'herdless', 'bentocache', 'cache-manager']
+  const ids: ContenderId[] = ['raw', 'herdless', 'herdless-node-redis', 'bentocache', 'cache-manager']
   const rows: Row[] = []
   try {
     for (const id of ids)
@@ -127,7 +127,7 @@ export async function l2Hit(ctx: BenchContext, plan: Plan): Promise<ScenarioResu
   } finally {
     await closeAll(rows)
   }
-  const [baseline, herdless, bento] = rows as [Row, Row, Row, Row]
+  const [baseline, herdless, , bento] = rows as [Row, Row, Row, Row, Row]
   const { columns, table, bars } = throughputTable(rows, true)
   const ratio = pairedRatio(herdless.measured, baseline.measured)
   const targets: Target[] = [
@@ -238,7 +238,7 @@ export async function l1Hit(ctx: BenchContext, plan: Plan): Promise<ScenarioResu
 /** 3. Miss + fill: every call a new key, instant loader, value written back to Redis. */
 export async function missFill(ctx: BenchContext, plan: Plan): Promise<ScenarioResult> {
   await ctx.admin.flushall()
-  const ids: ContenderId[] = ['raw', 'herdless', 'bentocache', 'cache-manager']
+  const ids: ContenderId[] = ['raw', 'herdless', 'herdless-node-redis', 'bentocache', 'cache-manager']
   const rows: Row[] = []
   try {
     for (const id of ids)

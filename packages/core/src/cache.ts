@@ -2,8 +2,8 @@ import type { Coherence } from './bus/coherence'
 import { Engine } from './engine'
 import { type Freshness, refreshEarly } from './entry/classify'
 import type { Entry } from './entry/envelope'
-import { CacheClosedError, InvalidKeyError, isCacheError } from './errors'
-import { checkKey, escapeGlob, Keyspace, keySlot } from './keys'
+import { CacheClosedError, InvalidKeyError, InvalidOptionError, isCacheError } from './errors'
+import { checkKey, escapeGlob, Keyspace } from './keys'
 import { L1Cache } from './l1/l1-cache'
 import { RedlockLock } from './lock/redlock-lock'
 import {
@@ -13,10 +13,13 @@ import {
   resolveCacheOptions,
   resolveCallOptions,
 } from './options'
+import { adaptClient } from './store/adapt'
+import { busPublisher } from './store/bus-facade'
 import { connectRedis } from './store/connect'
 import { Guard } from './store/guard'
+import { IoredisClient } from './store/ioredis-client'
 import { globToRegExp, MemoryStore } from './store/memory-store'
-import { isCluster, RedisStore } from './store/redis-store'
+import { RedisStore } from './store/redis-store'
 import type { Store } from './store/store'
 import { startTopology, stopTopology, topologyOf } from './topology/attach'
 import type { WriteGuardStats } from './topology/write-guard'
@@ -539,16 +542,18 @@ export function createCache(options?: CacheOptions): Cache {
     store = new MemoryStore(resolved.memoryMaxEntries)
     guard = new Guard(0, 0, 0)
   } else {
-    const { client, owned } = connectRedis(options.redis)
+    const { client: raw, owned } = connectRedis(options.redis)
+    const client = adaptClient(raw)
+    if (resolved.bus !== false && resolved.bus.sharded && !client.shardedPubSub) {
+      throw new InvalidOptionError(
+        'bus.sharded',
+        'false with this client: its Cluster cannot hold sharded subscriptions (iovalkey 0.4); ioredis 5.9+/6 and node-redis 5 can',
+        true,
+      )
+    }
     store = new RedisStore(client, owned)
     // On a cluster, one circuit per primary: the node serving the routed key's slot.
-    // ioredis keeps `slots[slot] = [primary, ...replicas]` (read anew: refreshes may replace it).
-    const partition = isCluster(client)
-      ? (k: string) => {
-          const slots = (client as { slots?: unknown }).slots
-          return Array.isArray(slots) ? String((slots[keySlot(k)] as string[] | undefined)?.[0] ?? '') : ''
-        }
-      : undefined
+    const partition = client.cluster ? (k: string) => client.slotOwner(k) : undefined
     guard = new Guard(resolved.redisTimeout, resolved.breakerThreshold, resolved.breakerCooldown, partition)
   }
   const l1 =
@@ -561,7 +566,13 @@ export function createCache(options?: CacheOptions): Cache {
     options: resolved,
     quorum: redlock,
     l1,
-    publisher: store instanceof RedisStore ? store.client : undefined,
+    // The bus still speaks ioredis: other clients reach it through an ioredis-shaped facade.
+    publisher:
+      store instanceof RedisStore
+        ? store.client instanceof IoredisClient
+          ? store.client.raw
+          : busPublisher(store.client)
+        : undefined,
   })
   const topology = store instanceof RedisStore ? startTopology(engine, store.client) : undefined
   const writeGuard = topology?.guard

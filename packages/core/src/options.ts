@@ -1,6 +1,7 @@
 import type { Cluster, ClusterNode, ClusterOptions, Redis, RedisOptions } from 'ioredis'
 import { type Duration, toMs } from './duration'
 import { InvalidOptionError } from './errors'
+import type { IoredisInstance, NodeRedisInstance } from './store/client'
 
 /** `{ cluster: [nodes], ...ClusterOptions }`: Herdless creates an ioredis Cluster. */
 export interface ClusterConfig extends ClusterOptions {
@@ -9,10 +10,18 @@ export interface ClusterConfig extends ClusterOptions {
 
 /**
  * Where L2 lives. A URL (`redis://`, `rediss://`), ioredis options, a cluster config, or a
- * Redis / Cluster instance you own (Herdless never closes it). Absent: the embedded
+ * client you own (Herdless never closes it): ioredis/iovalkey Redis or Cluster, or a connected
+ * node-redis 5 createClient()/createCluster(). Absent: the embedded
  * in-memory store (single process).
  */
-export type RedisInput = string | RedisOptions | ClusterConfig | Redis | Cluster
+export type RedisInput =
+  | string
+  | RedisOptions
+  | ClusterConfig
+  | Redis
+  | Cluster
+  | IoredisInstance
+  | NodeRedisInstance
 
 export interface TimeoutOptions {
   /** Past this, return the stale value if one is at hand; the loader keeps running and its result is stored. @default false */
@@ -31,7 +40,7 @@ export interface LockOptions {
   /** 'redis': SET NX on the entry's own slot. 'redlock': quorum over `clients`. @default 'redis' */
   strategy?: 'redis' | 'redlock'
   /** Independent Redis primaries for redlock. */
-  clients?: Array<Redis | Cluster>
+  clients?: Array<Redis | Cluster | IoredisInstance>
 }
 
 export interface EarlyRefreshOptions {

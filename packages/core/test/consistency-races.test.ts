@@ -11,6 +11,7 @@ import {
   waitUntil,
 } from '@herdless/test-utils'
 import { Redis } from 'ioredis'
+import { createClient, createCluster } from 'redis'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 
 /**
@@ -43,12 +44,28 @@ afterEach(async () => {
 })
 
 /** Two caches ("processes") with L1 and the bus on one backend, both subscribed. */
-async function pair(redis: CacheOptions['redis'], extra: CacheOptions = {}): Promise<[Cache, Cache]> {
+async function pair(
+  redis: CacheOptions['redis'],
+  extra: CacheOptions = {},
+  redisB: CacheOptions['redis'] = redis,
+): Promise<[Cache, Cache]> {
   const prefix = uniquePrefix()
   const a = cache({ redis, prefix, l1: { max: 100 }, ...extra })
-  const b = cache({ redis, prefix, l1: { max: 100 }, ...extra })
+  const b = cache({ redis: redisB, prefix, l1: { max: 100 }, ...extra })
   await Promise.all([a, b].map((c) => new Promise<void>((resolve) => c.once('bus:ready', () => resolve()))))
   return [a, b]
+}
+
+/** A connected node-redis 5 client (Herdless requires it connected). */
+async function nodeRedis(cluster: boolean) {
+  const c = cluster
+    ? createCluster({
+        rootNodes: sharedCluster().startupNodes.map((n) => ({ url: `redis://${n.host}:${n.port}` })),
+      })
+    : createClient({ url: sharedRedis().url })
+  c.on('error', () => {})
+  await c.connect()
+  return c
 }
 
 type Invalidation = 'set' | 'delete' | 'expire' | 'invalidateTags' | 'invalidatePattern' | 'clear'
@@ -118,6 +135,25 @@ describe('an invalidation while another process loads the key', () => {
       const [a, b] = await pair({ cluster: sharedCluster().startupNodes })
       expect(await inFlightRace(a, b, how)).toEqual([2, 2, 2, 2])
     })
+  }
+
+  // node-redis 5 clients handed in (one connection per "process"), through the client seam.
+  for (const [name, cluster, list] of [
+    ['standalone', false, INVALIDATIONS],
+    ['cluster', true, ['set', 'delete', 'expire', 'invalidatePattern']],
+  ] as const) {
+    for (const how of list) {
+      it(`${how}: the same through node-redis 5 (${name})`, async () => {
+        const [ca, cb] = await Promise.all([nodeRedis(cluster), nodeRedis(cluster)])
+        try {
+          const [a, b] = await pair(ca, {}, cb)
+          expect(await inFlightRace(a, b, how)).toEqual([2, 2, 2, 2])
+        } finally {
+          await Promise.all(open.splice(0).map((c) => c.close()))
+          await Promise.all([ca.close(), cb.close()])
+        }
+      })
+    }
   }
 
   for (const how of ['set', 'delete', 'expire'] as const) {

@@ -1,6 +1,7 @@
 import type { Cluster, Redis } from 'ioredis'
 import Redlock, { ExecutionError, type Lock } from 'redlock'
 import { InvalidOptionError, StoreUnavailableError } from '../errors'
+import { isNodeRedis } from '../store/client'
 import type { LockProvider } from './lock-provider'
 
 type LockClient = Redis | Cluster
@@ -25,6 +26,8 @@ const DOWN = new Set(['close', 'reconnecting', 'end'])
  *
  * One attempt per call, no retries: the engine's waiters poll (or are notified) themselves.
  * The clients are yours: close() releases what this process still holds and never quits them.
+ * They must be ioredis 5/6 or iovalkey clients (the redlock library speaks ioredis only): a
+ * node-redis client is refused with E_INVALID_OPTION. L2 itself may still be node-redis.
  */
 export class RedlockLock implements LockProvider {
   readonly #clients: readonly LockClient[]
@@ -34,7 +37,16 @@ export class RedlockLock implements LockProvider {
   readonly #held = new Map<string, Lock>()
   #closed = false
 
-  constructor(clients: readonly LockClient[], options: RedlockLockOptions = {}) {
+  constructor(clients: readonly unknown[], options: RedlockLockOptions = {}) {
+    // The redlock library speaks ioredis only (its scripts go through ioredis's evalsha and
+    // `status`): say so instead of failing on the first lock.
+    if (Array.isArray(clients) && clients.some(isNodeRedis)) {
+      throw new InvalidOptionError(
+        'lock.clients',
+        "ioredis (or iovalkey) clients: lock strategy 'redlock' does not support node-redis. Keep node-redis for `redis` and hand redlock ioredis clients for the lock servers, or use the default strategy 'redis'",
+        'a node-redis client',
+      )
+    }
     if (!Array.isArray(clients) || clients.length === 0 || !clients.every(isClient)) {
       throw new InvalidOptionError(
         'lock.clients',
@@ -46,7 +58,7 @@ export class RedlockLock implements LockProvider {
     if (typeof driftFactor !== 'number' || !(driftFactor >= 0 && driftFactor < 0.5)) {
       throw new InvalidOptionError('driftFactor', 'a number from 0 to below 0.5, e.g. 0.01', driftFactor)
     }
-    this.#clients = [...clients]
+    this.#clients = [...(clients as LockClient[])]
     this.#quorum = Math.floor(clients.length / 2) + 1
     this.#redlock = new Redlock(this.#clients, {
       driftFactor,

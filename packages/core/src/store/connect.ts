@@ -1,6 +1,8 @@
-import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis'
+import type { ClusterOptions, Redis, RedisOptions } from 'ioredis'
 import { InvalidOptionError } from '../errors'
 import type { ClusterConfig, RedisInput } from '../options'
+import type { NodeRedisInstance } from './client'
+import { ioredis } from './ioredis-load'
 import type { RedisClient } from './scripts'
 
 /** Full-jitter exponential backoff (AWS architecture blog), capped at 2 s. */
@@ -63,7 +65,11 @@ export function absorbLateSocketErrors(client: Redis): Redis {
   return client
 }
 
-export function isClientInstance(input: unknown): input is RedisClient {
+/**
+ * A client instance, ioredis/iovalkey or node-redis 5 (both have `sendCommand` and `duplicate`);
+ * adaptClient() (adapt.ts) tells them apart by shape.
+ */
+export function isClientInstance(input: unknown): input is RedisClient | NodeRedisInstance {
   return (
     typeof input === 'object' &&
     input !== null &&
@@ -73,7 +79,10 @@ export function isClientInstance(input: unknown): input is RedisClient {
 }
 
 /** Build (or adopt) the ioredis client. `owned` clients are closed by cache.close(); yours never are. */
-export function connectRedis(input: RedisInput): { client: RedisClient; owned: boolean } {
+export function connectRedis(input: RedisInput): {
+  client: RedisClient | NodeRedisInstance
+  owned: boolean
+} {
   if (isClientInstance(input)) return { client: input, owned: false }
   if (typeof input === 'string') {
     if (!/^rediss?:\/\//.test(input)) {
@@ -83,7 +92,7 @@ export function connectRedis(input: RedisInput): { client: RedisClient; owned: b
         input,
       )
     }
-    return { client: absorbLateSocketErrors(new Redis(input, REDIS_DEFAULTS)), owned: true }
+    return { client: absorbLateSocketErrors(new (ioredis().Redis)(input, REDIS_DEFAULTS)), owned: true }
   }
   if (typeof input === 'object' && input !== null) {
     if ('cluster' in input) {
@@ -95,10 +104,12 @@ export function connectRedis(input: RedisInput): { client: RedisClient; owned: b
           nodes,
         )
       }
-      return { client: new Cluster(nodes, { ...CLUSTER_DEFAULTS, ...rest }), owned: true }
+      return { client: new (ioredis().Cluster)(nodes, { ...CLUSTER_DEFAULTS, ...rest }), owned: true }
     }
     return {
-      client: absorbLateSocketErrors(new Redis({ ...REDIS_DEFAULTS, ...(input as RedisOptions) })),
+      client: absorbLateSocketErrors(
+        new (ioredis().Redis)({ ...REDIS_DEFAULTS, ...(input as RedisOptions) }),
+      ),
       owned: true,
     }
   }

@@ -5,6 +5,7 @@ import {
   StoreTimeoutError,
   StoreUnavailableError,
 } from '../errors'
+import { isReplyError } from './client'
 
 export type BreakerState = 'closed' | 'open' | 'half-open'
 
@@ -128,7 +129,7 @@ export class Guard {
 
   #fail(c: Circuit, err: unknown, op: string, key: string | undefined): CacheError {
     // A Redis error reply (OOM, NOPERM, WRONGTYPE) means Redis is up: not a breaker failure.
-    const reply = err instanceof Error && err.name === 'ReplyError'
+    const reply = isReplyError(err)
     if (!reply) {
       c.failures++
       if (c.state === 'half-open' || (this.#threshold > 0 && c.failures >= this.#threshold)) {

@@ -1,5 +1,5 @@
-import type { Cluster, Redis } from 'ioredis'
 import { MAGIC } from '../entry/envelope'
+import type { Client, NodeConnection } from './client'
 import {
   EXTEND_LOCK,
   FAIL_LOADED,
@@ -13,29 +13,32 @@ import {
 } from './scripts'
 import type { LeaseResult, Store, WriteResult } from './store'
 
-export function isCluster(client: RedisClient): client is Cluster {
+/** An ioredis Cluster (the bus still takes the ioredis client itself). */
+export function isCluster(client: RedisClient): boolean {
   return (client as { isCluster?: boolean }).isCluster === true
 }
 
-/** L2 on Redis or Redis Cluster through ioredis. Every call here is wrapped by the engine's guard. */
+/**
+ * L2 on Redis or Redis Cluster through the client seam (ioredis, iovalkey or node-redis).
+ * Every call here is wrapped by the engine's guard.
+ */
 export class RedisStore implements Store {
   readonly kind = 'redis' as const
   /** A cluster: multi-key work is split per key so each reaches its own node (and circuit). */
   readonly partitioned: boolean
-  readonly client: RedisClient
+  readonly client: Client
   readonly #owned: boolean
   readonly #cluster: boolean
 
-  constructor(client: RedisClient, owned: boolean) {
+  constructor(client: Client, owned: boolean) {
     this.client = client
     this.#owned = owned
-    this.#cluster = isCluster(client)
+    this.#cluster = client.cluster
     this.partitioned = this.#cluster
     // Load the scripts once per connection, so a cold fleet's first misses do not all pay
-    // NOSCRIPT + EVAL at once (LuaScript still falls back after a restart or failover).
+    // NOSCRIPT + EVAL at once (the seam still falls back after a restart or failover).
     const preload = () => {
-      const nodes: Redis[] = this.#cluster ? (client as Cluster).nodes('master') : [client as Redis]
-      for (const node of nodes) for (const s of SCRIPTS) node.script('LOAD', s.source).catch(() => {})
+      for (const node of client.primaries()) for (const s of SCRIPTS) void node.loadScript(s.source)
     }
     client.on('ready', preload)
     if (client.status === 'ready') preload()
@@ -47,9 +50,9 @@ export class RedisStore implements Store {
 
   getMany(keys: readonly string[]): Promise<Array<Buffer | null>> {
     if (keys.length === 0) return Promise.resolve([])
-    // One MGET per call on a single server; on a cluster, single-key GETs that
-    // auto-pipelining folds into one round trip per node (never a cross-slot command).
-    if (!this.#cluster) return (this.client as Redis).mgetBuffer(...keys)
+    // One MGET per call on a single server; on a cluster, single-key GETs that the client
+    // folds into one round trip per node (never a cross-slot command).
+    if (!this.#cluster) return this.client.mgetBuffer(keys)
     return Promise.all(keys.map((k) => this.client.getBuffer(k)))
   }
 
@@ -138,9 +141,8 @@ export class RedisStore implements Store {
     accept: (key: string) => boolean,
     count: (key: string) => boolean,
   ): Promise<number> {
-    const nodes: Redis[] = this.#cluster ? (this.client as Cluster).nodes('master') : [this.client as Redis]
     const counts = await Promise.all(
-      nodes.map((node) => scanAndUnlink(node, pattern, batch, this.#cluster, accept, count)),
+      this.client.primaries().map((node) => scanAndUnlink(node, pattern, batch, accept, count)),
     )
     return counts.reduce((a, b) => a + b, 0)
   }
@@ -149,7 +151,7 @@ export class RedisStore implements Store {
     if (keys.length === 0) return []
     const raw = this.#cluster
       ? await Promise.all(keys.map((k) => this.client.get(k)))
-      : await (this.client as Redis).mget(...keys)
+      : await this.client.mget(keys)
     return raw.map((v) => {
       const n = v === null ? 0 : Number(v)
       return Number.isFinite(n) ? n : 0
@@ -157,53 +159,34 @@ export class RedisStore implements Store {
   }
 
   async setTagTimes(keys: readonly string[], time: number, px: number): Promise<void> {
-    await Promise.all(
-      keys.map((k) =>
-        px > 0 ? this.client.set(k, String(time), 'PX', px) : this.client.set(k, String(time)),
-      ),
-    )
+    await Promise.all(keys.map((k) => this.client.set(k, String(time), px)))
   }
 
   async close(deadline: number): Promise<void> {
     if (!this.#owned) return
-    // A frozen or black-holed server never answers QUIT: cut the connection at the deadline
-    // (disconnect() also stops ioredis's reconnect timer, so the process can exit).
-    let timer: NodeJS.Timeout | undefined
-    const cut = new Promise<'cut'>((resolve) => {
-      timer = setTimeout(() => resolve('cut'), deadline)
-    })
-    try {
-      const r = await Promise.race([this.client.quit(), cut])
-      if (r === 'cut') this.client.disconnect()
-    } catch {
-      this.client.disconnect()
-    } finally {
-      clearTimeout(timer)
-    }
+    // A frozen or black-holed server never answers QUIT: the seam cuts it at the deadline.
+    await this.client.close(deadline)
   }
 }
 
 async function scanAndUnlink(
-  node: Redis,
+  node: NodeConnection,
   pattern: string,
   batch: number,
-  cluster: boolean,
   accept: (key: string) => boolean,
   count: (key: string) => boolean,
 ): Promise<number> {
   let cursor = '0'
   let deleted = 0
   do {
-    const [next, found] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', batch)
+    const [next, found] = await node.scan(cursor, pattern, batch)
     cursor = next
     const keys = found.filter(accept)
     if (keys.length === 0) continue
     // Keys on one node still span many slots: UNLINK each (pipelined), never cross-slot.
-    const p = node.pipeline()
-    for (const k of keys) p.unlink(k)
-    const res = (await p.exec()) ?? []
-    res.forEach(([err, n], i) => {
-      if (err === null && n === 1 && count(keys[i] as string)) deleted++
+    const res = await node.unlinkEach(keys)
+    res.forEach((n, i) => {
+      if (n === 1 && count(keys[i] as string)) deleted++
     })
   } while (cursor !== '0')
   return deleted

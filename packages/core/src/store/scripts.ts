@@ -1,58 +1,31 @@
 import { createHash } from 'node:crypto'
 import type { Cluster, Redis } from 'ioredis'
+import type { Arg, Client, ScriptSource } from './client'
 
+/** An ioredis client (the bus publishes with one until it moves onto the seam). */
 export type RedisClient = Redis | Cluster
-
-interface BufferScripting {
-  evalshaBuffer(...args: Array<string | Buffer | number>): Promise<unknown>
-  evalBuffer(...args: Array<string | Buffer | number>): Promise<unknown>
-}
 
 /**
  * A Lua script run with EVALSHA, falling back to EVAL once when the server lacks it
- * (restart, failover, SCRIPT FLUSH). Works on any client we were handed without
- * registering commands on it.
+ * (restart, failover, SCRIPT FLUSH): the fallback lives in the client seam (Client.evalScript),
+ * so it works on any client we were handed without registering commands on it.
  */
-export class LuaScript {
+export class LuaScript implements ScriptSource {
   readonly sha: string
   constructor(readonly source: string) {
     this.sha = createHash('sha1').update(source).digest('hex')
   }
 
-  async run(
-    client: RedisClient,
-    keys: readonly string[],
-    args: ReadonlyArray<string | Buffer | number>,
-  ): Promise<unknown> {
-    try {
-      return await client.evalsha(this.sha, keys.length, ...keys, ...args)
-    } catch (err) {
-      if (err instanceof Error && err.message.startsWith('NOSCRIPT')) {
-        return client.eval(this.source, keys.length, ...keys, ...args)
-      }
-      throw err
-    }
+  run(client: Client, keys: readonly string[], args: readonly Arg[]): Promise<unknown> {
+    return client.evalScript(this, keys, args, false)
   }
 
   /**
-   * As run(), with bulk replies as Buffers (entry bytes are binary). ioredis defines
-   * `evalshaBuffer`/`evalBuffer` for every command but does not declare them; `callBuffer`
-   * loses its command name under auto-pipelining.
+   * As run(), with bulk replies as Buffers (entry bytes are binary: a string reply would mangle
+   * them, and LOCK_OR_READ's answer must stay distinguishable from its integer replies).
    */
-  async runBuffer(
-    client: RedisClient,
-    keys: readonly string[],
-    args: ReadonlyArray<string | Buffer | number>,
-  ): Promise<unknown> {
-    const c = client as unknown as BufferScripting
-    try {
-      return await c.evalshaBuffer(this.sha, keys.length, ...keys, ...args)
-    } catch (err) {
-      if (err instanceof Error && err.message.startsWith('NOSCRIPT')) {
-        return c.evalBuffer(this.source, keys.length, ...keys, ...args)
-      }
-      throw err
-    }
+  runBuffer(client: Client, keys: readonly string[], args: readonly Arg[]): Promise<unknown> {
+    return client.evalScript(this, keys, args, true)
   }
 }
 

@@ -1,5 +1,5 @@
-import type { Cluster, Redis } from 'ioredis'
 import type { Engine } from '../engine'
+import type { Client } from '../store/client'
 import { TopologyMonitor } from './monitor'
 import { WriteGuard } from './write-guard'
 
@@ -15,7 +15,7 @@ const attached = new WeakMap<Engine, AttachedTopology>()
  * Start the monitor (and build the write guard) the engine's options ask for, feeding the
  * engine's events. Returns undefined when `topology` is off.
  */
-export function startTopology(engine: Engine, client: Redis | Cluster): AttachedTopology | undefined {
+export function startTopology(engine: Engine, client: Client): AttachedTopology | undefined {
   const { topology, writeGuard } = engine.options
   if (topology === false) return undefined
   const monitor = new TopologyMonitor(client, {

@@ -1,7 +1,9 @@
-import type { Cluster, Redis } from 'ioredis'
 import { type Duration, toMs } from '../duration'
 import { type CacheError, InvalidOptionError, StoreTimeoutError, StoreUnavailableError } from '../errors'
 import { keySlot } from '../keys'
+import { adaptClient } from '../store/adapt'
+import { type Client, isReplyError, type NodeConnection, type NodeRedisInstance } from '../store/client'
+import type { RedisClient } from '../store/scripts'
 import type { CacheEvents, TopologyNode, TopologySnapshot } from '../types'
 import {
   type ClusterNodeLine,
@@ -35,7 +37,7 @@ export interface TopologyMonitorOptions {
 }
 
 const SLOTS = 16_384
-type Conn = Redis
+type Conn = NodeConnection
 type Answer = { ok: true; text: string } | { ok: false; refused: boolean; error: unknown }
 
 /** What a refused command costs, and the ACL rule that grants it. */
@@ -70,7 +72,7 @@ export class TopologyMonitor {
   readonly timeout: number
   readonly scaleRatio: number
   readonly scalePolls: number
-  readonly #client: Redis | Cluster
+  readonly #client: Client
   readonly #cluster: boolean
   readonly #emit: NonNullable<TopologyMonitorOptions['emit']>
   readonly #onError: (error: CacheError) => void
@@ -85,7 +87,7 @@ export class TopologyMonitor {
   /** Commands the server refused, reported once until they work again. */
   readonly #refused = new Set<Command>()
   /** Node ids learnt with CLUSTER MYID, for connections whose address differs (natMap). */
-  readonly #ids = new WeakMap<Conn, string>()
+  readonly #ids = new Map<string, string>()
   /** Live nodes without a client connection at the last poll (sorted ids). */
   #missing = ''
   /** Addresses that did not answer the last poll. */
@@ -94,9 +96,10 @@ export class TopologyMonitor {
   #running: Promise<TopologySnapshot | undefined> | undefined
   #stopped = false
 
-  constructor(client: Redis | Cluster, options: TopologyMonitorOptions = {}) {
-    this.#client = client
-    this.#cluster = (client as { isCluster?: boolean }).isCluster === true
+  /** @param client an ioredis/iovalkey Redis or Cluster, or a connected node-redis 5 client */
+  constructor(client: RedisClient | NodeRedisInstance | Client, options: TopologyMonitorOptions = {}) {
+    this.#client = isSeam(client) ? client : adaptClient(client)
+    this.#cluster = this.#client.cluster
     this.pollInterval =
       options.pollInterval === undefined ? 5_000 : toMs(options.pollInterval, 'pollInterval')
     if (this.pollInterval < 10)
@@ -212,15 +215,17 @@ export class TopologyMonitor {
         resolve()
       }
       const timer = setTimeout(done, Math.max(0, Math.min(deadline - Date.now(), this.timeout / 2)))
-      client.once('ready', done)
+      client.on('ready', done)
     })
   }
 
   async #pollStandalone(deadline: number, failures: string[]): Promise<TopologySnapshot> {
-    const client = this.#client as Redis
-    const { host, port, path } = client.options
-    const address = typeof path === 'string' && path !== '' ? path : `${host}:${port}`
-    const answer = await this.#ask(client, 'INFO memory', deadline)
+    const [conn] = this.#client.primaries()
+    const address = conn?.address ?? this.#client.address
+    const answer =
+      conn === undefined
+        ? ({ ok: false, refused: false, error: new Error('no connection') } as const)
+        : await this.#ask(conn, 'INFO memory', deadline)
     const reachable = answer.ok || answer.refused
     if (!answer.ok && !answer.refused) failures.push(`${address}: ${describe(answer.error)}`)
     const node = this.#node(
@@ -240,11 +245,13 @@ export class TopologyMonitor {
   }
 
   async #pollCluster(deadline: number, failures: string[]): Promise<TopologySnapshot> {
-    const client = this.#client as Cluster
-    const conns = client.nodes('all')
-    const primaries = new Set(client.nodes('master'))
+    const client = this.#client
+    const conns = client.nodes()
+    const primaries = new Set(client.primaries().map((c) => c.address))
     // Primaries first: they are the ones that must answer anyway.
-    const ordered = [...conns].sort((a, b) => Number(primaries.has(b)) - Number(primaries.has(a)))
+    const ordered = [...conns].sort(
+      (a, b) => Number(primaries.has(b.address)) - Number(primaries.has(a.address)),
+    )
     let lines: ClusterNodeLine[] | undefined
     for (const conn of ordered) {
       if (Date.now() >= deadline) break
@@ -260,10 +267,8 @@ export class TopologyMonitor {
     lines ??= this.#fromClientSlots(client)
 
     const byAddress = new Map<string, Conn>()
-    for (const conn of conns) byAddress.set(`${conn.options.host}:${conn.options.port}`, conn)
-    const unmatched = conns.filter(
-      (c) => !lines.some((l) => l.address === `${c.options.host}:${c.options.port}`),
-    )
+    for (const conn of conns) byAddress.set(conn.address, conn)
+    const unmatched = conns.filter((c) => !lines.some((l) => l.address === c.address))
     const byId = await this.#idsOf(unmatched, deadline)
 
     const missing: string[] = []
@@ -301,7 +306,7 @@ export class TopologyMonitor {
     const missingKey = missing.sort().join(',')
     if (missingKey !== this.#missing || (missingKey !== '' && this.#polls % 10 === 0)) {
       this.#missing = missingKey
-      if (missingKey !== '' && client.status === 'ready') client.refreshSlotsCache()
+      if (missingKey !== '' && client.status === 'ready') client.refreshSlots()
     }
 
     const nodes = results.map((r) => this.#node(r.line, r.memory, r.reachable))
@@ -330,9 +335,9 @@ export class TopologyMonitor {
   }
 
   /** CLUSTER NODES refused: the client's own slot map (primary first, then replicas, per slot). */
-  #fromClientSlots(client: Cluster): ClusterNodeLine[] {
+  #fromClientSlots(client: Client): ClusterNodeLine[] {
     const byAddress = new Map<string, ClusterNodeLine>()
-    const slots = client.slots
+    const slots = client.slotMap()
     for (let s = 0; s < slots.length; s++) {
       const keys = slots[s]
       if (keys === undefined) continue
@@ -375,12 +380,12 @@ export class TopologyMonitor {
     const out = new Map<string, Conn>()
     await Promise.all(
       conns.map(async (conn) => {
-        let id = this.#ids.get(conn)
+        let id = this.#ids.get(conn.address)
         if (id === undefined) {
           const answer = await this.#call(conn, ['CLUSTER', 'MYID'], deadline)
           if (!answer.ok) return
           id = answer.text.trim()
-          this.#ids.set(conn, id)
+          this.#ids.set(conn.address, id)
         }
         out.set(id, conn)
       }),
@@ -475,24 +480,21 @@ export class TopologyMonitor {
   }
 
   async #call(conn: Conn, args: readonly string[], deadline: number): Promise<Answer> {
-    const [name = '', ...rest] = args
     const ms = deadline - Date.now()
     if (ms <= 0)
       return { ok: false, refused: false, error: new StoreTimeoutError(args.join(' '), this.timeout) }
     let timer: NodeJS.Timeout | undefined
     try {
-      const reply = await Promise.race([
-        conn.call(name, rest),
+      const text = await Promise.race([
+        conn.text(args),
         new Promise<never>((_, reject) => {
           timer = setTimeout(() => reject(new StoreTimeoutError(args.join(' '), this.timeout)), ms)
         }),
       ])
-      const text =
-        typeof reply === 'string' ? reply : Buffer.isBuffer(reply) ? reply.toString() : String(reply)
       return { ok: true, text }
     } catch (error) {
       // A reply error (NOPERM, unknown or renamed command) means the node is up but says no.
-      return { ok: false, refused: error instanceof Error && error.name === 'ReplyError', error }
+      return { ok: false, refused: isReplyError(error), error }
     } finally {
       clearTimeout(timer)
     }
@@ -538,4 +540,12 @@ function ratio(v: unknown, name: string): number {
 
 function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error)
+}
+
+/** Already the seam (cache.ts hands its own), rather than a user's client instance. */
+function isSeam(c: unknown): c is Client {
+  return (
+    typeof (c as { evalScript?: unknown }).evalScript === 'function' &&
+    typeof (c as { library?: unknown }).library === 'string'
+  )
 }

@@ -1,0 +1,211 @@
+import type { Cluster, Redis } from 'ioredis'
+import { keySlot } from '../keys'
+import {
+  type Arg,
+  type Client,
+  type ClientStatus,
+  closeWithin,
+  type MessageListener,
+  type NodeConnection,
+  type ScriptSource,
+  type Subscriber,
+} from './client'
+import { absorbLateSocketErrors } from './connect'
+
+/** ioredis defines `evalshaBuffer`/`evalBuffer` for every command but does not declare them. */
+interface BufferScripting {
+  evalshaBuffer(...args: Arg[]): Promise<unknown>
+  evalBuffer(...args: Arg[]): Promise<unknown>
+}
+
+function noscript(err: unknown): boolean {
+  return err instanceof Error && err.message.startsWith('NOSCRIPT')
+}
+
+function addressOf(conn: Redis): string {
+  const { host, port, path } = conn.options
+  return typeof path === 'string' && path !== '' ? path : `${host}:${port}`
+}
+
+/**
+ * The seam over ioredis 5.9+/6 and iovalkey (same API). Commands go straight to the library
+ * (auto-pipelining, MOVED/ASK and retries are its own); the hot path adds one method call.
+ */
+export class IoredisClient implements Client {
+  readonly library = 'ioredis' as const
+  readonly cluster: boolean
+  readonly shardedPubSub: boolean
+  /** The library's client, for the code that still needs it (redlock, the bus until it moves). */
+  readonly raw: Redis | Cluster
+  readonly #nodes = new WeakMap<Redis, NodeConnection>()
+
+  constructor(raw: Redis | Cluster) {
+    this.raw = raw
+    this.cluster = (raw as { isCluster?: boolean }).isCluster === true
+    // ioredis 5.9+/6 Clusters know `shardedSubscribers` (a subscriber per shard); iovalkey 0.4's
+    // does not, and its SSUBSCRIBE loops on MOVED until "Too many Cluster redirections".
+    const options = (raw as { options?: object }).options
+    this.shardedPubSub = !this.cluster || (typeof options === 'object' && 'shardedSubscribers' in options)
+  }
+
+  get status(): ClientStatus {
+    const s = this.raw.status
+    return s === 'ready' ? 'ready' : s === 'end' ? 'end' : 'connecting'
+  }
+
+  get address(): string {
+    if (!this.cluster) return addressOf(this.raw as Redis)
+    const first = (this.raw as unknown as { startupNodes?: unknown[] }).startupNodes?.[0] as
+      | { host?: string; port?: number }
+      | string
+      | undefined
+    return typeof first === 'object' && first !== null ? `${first.host}:${first.port}` : String(first ?? '')
+  }
+
+  getBuffer(key: string): Promise<Buffer | null> {
+    return this.raw.getBuffer(key)
+  }
+
+  mgetBuffer(keys: readonly string[]): Promise<Array<Buffer | null>> {
+    return this.raw.mgetBuffer(...keys)
+  }
+
+  get(key: string): Promise<string | null> {
+    return this.raw.get(key)
+  }
+
+  mget(keys: readonly string[]): Promise<Array<string | null>> {
+    return this.raw.mget(...keys)
+  }
+
+  async set(key: string, value: string | Buffer, px: number): Promise<void> {
+    if (px > 0) await this.raw.set(key, value, 'PX', px)
+    else await this.raw.set(key, value)
+  }
+
+  async evalScript(
+    script: ScriptSource,
+    keys: readonly string[],
+    args: readonly Arg[],
+    buffers: boolean,
+  ): Promise<unknown> {
+    const c = this.raw as unknown as BufferScripting & Pick<Redis, 'evalsha' | 'eval'>
+    try {
+      return buffers
+        ? await c.evalshaBuffer(script.sha, keys.length, ...keys, ...args)
+        : await c.evalsha(script.sha, keys.length, ...keys, ...args)
+    } catch (err) {
+      if (!noscript(err)) throw err
+      return buffers
+        ? c.evalBuffer(script.source, keys.length, ...keys, ...args)
+        : c.eval(script.source, keys.length, ...keys, ...args)
+    }
+  }
+
+  primaries(): NodeConnection[] {
+    const conns = this.cluster ? (this.raw as Cluster).nodes('master') : [this.raw as Redis]
+    return conns.map((c) => this.#node(c))
+  }
+
+  nodes(): NodeConnection[] {
+    const conns = this.cluster ? (this.raw as Cluster).nodes('all') : [this.raw as Redis]
+    return conns.map((c) => this.#node(c))
+  }
+
+  slotOwner(key: string): string {
+    if (!this.cluster) return ''
+    // ioredis keeps `slots[slot] = [primary, ...replicas]`; read anew, refreshes replace it.
+    const slots = (this.raw as { slots?: unknown }).slots
+    return Array.isArray(slots) ? String((slots[keySlot(key)] as string[] | undefined)?.[0] ?? '') : ''
+  }
+
+  slotMap(): ReadonlyArray<readonly string[] | undefined> {
+    return this.cluster ? (this.raw as Cluster).slots : []
+  }
+
+  refreshSlots(): void {
+    if (this.cluster && this.raw.status === 'ready') (this.raw as Cluster).refreshSlotsCache()
+  }
+
+  publish(channel: string, payload: Buffer): Promise<unknown> {
+    return this.raw.publish(channel, payload)
+  }
+
+  spublish(channel: string, payload: Buffer): Promise<unknown> {
+    return this.raw.spublish(channel, payload)
+  }
+
+  subscriber(sharded: boolean, listener: MessageListener): Subscriber {
+    const sub = this.cluster
+      ? (this.raw as Cluster).duplicate(undefined, sharded ? { shardedSubscribers: true } : {})
+      : // We resubscribe on every 'ready' ourselves: ioredis's own resubscription leaves its
+        // SUBSCRIBE promise unhandled, which rejects if the connection closes before the reply.
+        absorbLateSocketErrors(
+          (this.raw as Redis).duplicate({ enableAutoPipelining: false, autoResubscribe: false }),
+        )
+    sub.on('messageBuffer', (channel: string | Buffer, raw: Buffer) => listener(String(channel), raw, false))
+    sub.on('smessageBuffer', (channel: string | Buffer, raw: Buffer) => listener(String(channel), raw, true))
+    return {
+      get ready() {
+        return sub.status === 'ready'
+      },
+      async subscribe(channels, shardedCall) {
+        // SSUBSCRIBE takes channels of one slot only: one call per channel.
+        if (shardedCall) await Promise.all(channels.map((ch) => (sub as Cluster).ssubscribe(ch)))
+        else await sub.subscribe(...channels)
+      },
+      on(event: 'ready' | 'down' | 'error', fn: (err?: unknown) => void) {
+        if (event === 'down') for (const e of ['close', 'end', 'reconnecting']) sub.on(e, () => fn())
+        else sub.on(event, fn)
+      },
+      close: (deadline) =>
+        closeWithin(
+          () => sub.quit(),
+          () => sub.disconnect(),
+          deadline,
+        ),
+    }
+  }
+
+  on(event: 'ready' | 'error', listener: (err?: unknown) => void): void {
+    this.raw.on(event, listener)
+  }
+
+  off(event: 'ready', listener: () => void): void {
+    this.raw.off(event, listener)
+  }
+
+  close(deadline: number): Promise<void> {
+    // disconnect() also stops ioredis's reconnect timer, so the process can exit.
+    return closeWithin(
+      () => this.raw.quit(),
+      () => this.raw.disconnect(),
+      deadline,
+    )
+  }
+
+  #node(conn: Redis): NodeConnection {
+    let n = this.#nodes.get(conn)
+    if (n !== undefined) return n
+    n = {
+      address: addressOf(conn),
+      async text(args) {
+        const [name = '', ...rest] = args
+        const reply = await conn.call(name, rest)
+        return typeof reply === 'string' ? reply : Buffer.isBuffer(reply) ? reply.toString() : String(reply)
+      },
+      scan: (cursor, pattern, count) => conn.scan(cursor, 'MATCH', pattern, 'COUNT', count),
+      async unlinkEach(keys) {
+        const p = conn.pipeline()
+        for (const k of keys) p.unlink(k)
+        const res = (await p.exec()) ?? []
+        return res.map(([err, count]) => (err === null ? Number(count) : null))
+      },
+      async loadScript(source) {
+        await conn.script('LOAD', source).catch(() => {})
+      },
+    }
+    this.#nodes.set(conn, n)
+    return n
+  }
+}
