@@ -78,6 +78,11 @@ export interface CheckOptions {
   tieMs?: number
   /** Invalidations completing inside these intervals are not used as constraints. */
   faults?: Fault[]
+  /**
+   * A window for tag invalidations in other processes whatever the source (L2 included), for a
+   * model where tags travel by the bus only. docs/consistency.md says L2 sees them at once. @default 0
+   */
+  tagWindowMs?: number
 }
 
 export interface Violation {
@@ -145,6 +150,7 @@ function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
 export function check(ops: readonly Op[], options: CheckOptions = {}): CheckResult {
   const windowMs = options.windowMs ?? 100
   const tie = options.tieMs ?? 1
+  const tagWindowMs = options.tagWindowMs ?? 0
   const faults = options.faults ?? []
   const reads = ops.filter((o): o is ReadOp => o.type === 'read' || o.type === 'get')
   const loads = ops.filter((o): o is LoadOp => o.type === 'load')
@@ -225,6 +231,7 @@ export function check(ops: readonly Op[], options: CheckOptions = {}): CheckResu
       if (value >= v) continue
       if (source === 'stale' && !DELETES.has(x.type)) continue
       if (r.p !== x.p && WINDOWED.has(source) && r.start <= x.end + windowMs) continue
+      if (r.p !== x.p && x.type === 'tags' && r.start <= x.end + tagWindowMs) continue
       const w = producer.get(`${r.key}\0${value}`)
       if (w !== undefined && w.type === 'set' && w.end >= x.start - tie) continue
       if (worst === undefined || v > (worst.versions[r.key] ?? 0)) worst = x

@@ -190,7 +190,12 @@ export function verdict(
   label: string,
   options: CheckOptions = {},
 ): { result: CheckResult; text: string } {
-  const result = check(run.ops, { ...options, faults: [...(options.faults ?? []), ...run.faults] })
+  const tagWindowMs = Number(process.env.CONSISTENCY_TAG_WINDOW_MS ?? 0)
+  const result = check(run.ops, {
+    tagWindowMs,
+    ...options,
+    faults: [...(options.faults ?? []), ...run.faults],
+  })
   const s = result.stats
   const fenced = run.counts.reduce((a, c) => a + c.fenced, 0)
   const written = run.counts.reduce((a, c) => a + c.written, 0)
@@ -207,7 +212,16 @@ export function verdict(
       `  faults: ${run.faults.map((f) => `${f.name} ${(f.start - run.t0).toFixed(0)}..${(f.end - run.t0).toFixed(0)} ms`).join(', ')}`,
     )
   }
-  for (const v of result.violations.slice(0, 5)) lines.push(formatViolation(v, run.ops, run.t0))
+  // The first two of each kind (invalidation type x read source), at most 12 in all.
+  const shown = new Map<string, number>()
+  let printed = 0
+  for (const v of result.violations) {
+    const kind = `${v.invalidation.type}/${v.read.source}`
+    if ((shown.get(kind) ?? 0) >= 2 || printed >= 12) continue
+    shown.set(kind, (shown.get(kind) ?? 0) + 1)
+    printed++
+    lines.push(formatViolation(v, run.ops, run.t0))
+  }
   for (const e of s.epochsOverBound.slice(0, 5)) {
     lines.push(
       `  rule 5 over bound: ${e.key} ${(e.from - run.t0).toFixed(1)}..${(e.to - run.t0).toFixed(1)} ms: ${e.loads} loads, ${e.failed} failed, ${e.excused} excused`,
