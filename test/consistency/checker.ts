@@ -69,6 +69,8 @@ export interface Fault {
   name: string
   start: number
   end: number
+  /** false: recorded only (the model holds through it, e.g. a bus drop). @default true */
+  exclude?: boolean
 }
 
 export interface CheckOptions {
@@ -166,7 +168,7 @@ export function check(ops: readonly Op[], options: CheckOptions = {}): CheckResu
   const sure = (x: InvalidationOp) =>
     x.error === undefined &&
     !(errorsOf.get(x.p) ?? []).some((t) => t >= x.start - tie && t <= x.end + tie) &&
-    !faults.some((f) => x.end >= f.start && x.start <= f.end)
+    !faults.some((f) => f.exclude !== false && x.end >= f.start && x.start <= f.end)
 
   const byKey = new Map<string, InvalidationOp[]>()
   let unsure = 0

@@ -208,9 +208,12 @@ export function verdict(
     `  violations: ${result.violations.length} (rule 1: ${result.violations.filter((v) => v.rule === 1).length}, rule 3: ${result.violations.filter((v) => v.rule === 3).length}) after ${JSON.stringify(byType(result))}`,
   ]
   if (run.faults.length > 0) {
-    lines.push(
-      `  faults: ${run.faults.map((f) => `${f.name} ${(f.start - run.t0).toFixed(0)}..${(f.end - run.t0).toFixed(0)} ms`).join(', ')}`,
+    const names = new Map<string, number[]>()
+    for (const f of run.faults) names.set(f.name, [...(names.get(f.name) ?? []), f.end - f.start])
+    const each = [...names].map(
+      ([name, ms]) => `${name} x${ms.length} (longest ${Math.round(Math.max(...ms))} ms)`,
     )
+    lines.push(`  faults: ${each.join(', ')}`)
   }
   // The first two of each kind (invalidation type x read source), at most 12 in all.
   const shown = new Map<string, number>()
