@@ -10,7 +10,7 @@
  * before X began wrote it (two writers racing: either may win, that is the application's race).
  */
 
-export type Source = 'l1' | 'l2' | 'loader' | 'joined' | 'peer' | 'stale' | 'unknown' | 'get'
+export type Source = 'l1' | 'l2' | 'loader' | 'joined' | 'peer' | 'stale' | 'unknown' | 'get' | 'getMany'
 export type InvalidationType = 'set' | 'delete' | 'expire' | 'tags' | 'pattern' | 'clear'
 
 interface Timed {
@@ -137,7 +137,7 @@ export interface CheckResult {
 
 const DELETES: ReadonlySet<string> = new Set(['delete', 'pattern', 'clear'])
 /** Sources that may be served from another process's state before the bus message arrives. */
-const WINDOWED: ReadonlySet<string> = new Set(['l1', 'joined', 'get', 'unknown'])
+const WINDOWED: ReadonlySet<string> = new Set(['l1', 'joined', 'get', 'getMany', 'unknown'])
 
 export function isInvalidation(op: Op): op is InvalidationOp {
   return op.type !== 'read' && op.type !== 'get' && op.type !== 'load' && op.type !== 'event'

@@ -31,6 +31,7 @@ export const PATTERNS = ['a:*', 'b:*', '*:1']
 export interface Weights {
   read: number
   get: number
+  getMany: number
   set: number
   delete: number
   expire: number
@@ -40,7 +41,8 @@ export interface Weights {
 }
 export const WEIGHTS: Weights = {
   read: 55,
-  get: 10,
+  get: 8,
+  getMany: 4,
   set: 8,
   delete: 7,
   expire: 7,

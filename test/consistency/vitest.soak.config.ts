@@ -1,4 +1,4 @@
-import { herdlessProject } from '../../packages/test-utils/src/vitest-project'
+import { herdlessProject } from '../../packages/test-utils/src/vitest-project.ts'
 
 /**
  * `pnpm soak:consistency` only (scripts/soak-consistency.mjs): the fault soak is not part of

@@ -122,7 +122,7 @@ async function invalidation(type, covered, call, extra = {}) {
   op.dend = Date.now()
 }
 
-const KINDS = ['read', 'get', 'set', 'delete', 'expire', 'tags', 'pattern', 'clear']
+const KINDS = ['read', 'get', 'getMany', 'set', 'delete', 'expire', 'tags', 'pattern', 'clear']
 /** An operation kind drawn by its weight. */
 function choose() {
   let r = rand() * cfg.weights.total
@@ -162,6 +162,33 @@ async function operation() {
     }
     op.end = now()
     op.dend = Date.now()
+  } else if (kind === 'getMany') {
+    // One recorded read per key, sharing the call's start and end.
+    const some = keys.filter(() => rand() < 0.6)
+    const list = some.length > 0 ? some : [key]
+    const start = now()
+    const dstart = Date.now()
+    let values
+    let error
+    try {
+      values = await cache.getMany(list)
+    } catch (err) {
+      error = errorCode(err)
+    }
+    const end = now()
+    for (const [i, k] of list.entries()) {
+      record({
+        type: 'get',
+        key: k,
+        start,
+        end,
+        dstart,
+        dend: Date.now(),
+        source: 'getMany',
+        value: values?.[i],
+        error,
+      })
+    }
   } else if (kind === 'set') {
     await invalidation('set', [key], (v) => cache.set(key, v[key], options[key]))
   } else if (kind === 'delete') {
