@@ -337,7 +337,7 @@ function countEpochs(
 
 const fmt = (t: number, t0: number) => (t - t0).toFixed(2)
 
-function describe(op: Op, t0: number): string {
+export function describeOp(op: Op, t0: number): string {
   switch (op.type) {
     case 'read':
     case 'get':
@@ -371,15 +371,42 @@ export function formatViolation(v: Violation, ops: readonly Op[], t0: number): s
           : o.key === key
     return touches && at >= from && at <= r.end
   })
+  const failed = ops.some(
+    (o) =>
+      o.type === 'load' && o.key === key && o.threw === true && o.start > x.end && (o.end ?? 0) < r.start,
+  )
   const lines = [
     `VIOLATION of rule ${v.rule} (${v.rule === 1 ? 'a fresh answer went back' : 'a deleted value came back as stale'}) on ${key}: ` +
       `read ${fmt(r.start - x.end, 0)} ms after the invalidation completed returned ${r.value} < ${x.versions[key]}`,
-    `  read:          ${describe(r, t0)}`,
-    `  invalidation:  ${describe(x, t0)}`,
-    ...v.writers.slice(0, 4).map((w) => `  value from:    ${describe(w, t0)}`),
-    ...v.inFlight.slice(0, 6).map((l) => `  in flight:     ${describe(l, t0)}`),
+    `  read:          ${describeOp(r, t0)}`,
+    `  invalidation:  ${describeOp(x, t0)}`,
+    ...v.writers.slice(0, 4).map((w) => `  value from:    ${describeOp(w, t0)}`),
+    ...v.inFlight.slice(0, 6).map((l) => `  in flight:     ${describeOp(l, t0)}`),
     `  ${key} from ${fmt(from, t0)} to ${fmt(r.end, t0)} (${near.length} ops${near.length > 40 ? ', last 40' : ''}):`,
-    ...near.slice(-40).map((o) => `    ${describe(o, t0)}`),
+    ...near.slice(-40).map((o) => `    ${describeOp(o, t0)}`),
   ]
+  if (x.type === 'expire' && failed) {
+    lines.push(
+      '  hint: a load of the key failed in between (stale-if-error backoff made the old entry fresh?)',
+    )
+  }
   return lines.join('\n')
+}
+
+/** A rule 5 interval over the bound, with the operations on its key. */
+export function formatEpoch(e: EpochCount, ops: readonly Op[], t0: number): string {
+  const near = ops.filter((o) => {
+    const at = o.type === 'event' ? o.at : o.start
+    const touches =
+      o.type === 'event'
+        ? o.key === undefined || o.key === e.key
+        : isInvalidation(o)
+          ? o.keys.includes(e.key)
+          : o.key === e.key
+    return touches && at >= e.from - 200 && at <= e.to
+  })
+  return [
+    `RULE 5 over the bound on ${e.key} ${fmt(e.from, t0)}..${fmt(e.to, t0)}: ${e.loads} loads, ${e.failed} failed, ${e.excused} excused`,
+    ...near.slice(-40).map((o) => `    ${describeOp(o, t0)}`),
+  ].join('\n')
 }
