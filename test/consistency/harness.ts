@@ -39,9 +39,17 @@ export const clock: () => number = (() => {
   return () => offset + hr()
 })()
 
-export const KEYS = ['a:0', 'a:1', 'b:2', 'b:3']
-/** Tags shared between some keys (a:1 carries both), one key with none. */
-export const TAGS: Record<string, string[]> = { 'a:0': ['ta'], 'a:1': ['ta', 'tb'], 'b:2': ['tb'], 'b:3': [] }
+export const KEYS = ['a:0', 'a:1', 'b:2', 'b:3', 'c:4']
+/** Tags shared between some keys (a:1 carries both), two keys with none. */
+export const TAGS: Record<string, string[]> = {
+  'a:0': ['ta'],
+  'a:1': ['ta', 'tb'],
+  'b:2': ['tb'],
+  'b:3': [],
+  'c:4': [],
+}
+/** Read like the others, invalidated about 20 times less often (no tag, no pattern matches it). */
+export const COLD = ['c:4']
 export const PATTERNS = ['a:*', 'b:*', '*:1']
 
 export interface Weights {
@@ -64,7 +72,7 @@ export const WEIGHTS: Weights = {
   expire: 7,
   tags: 7,
   pattern: 5,
-  clear: 1,
+  clear: 0.2,
 }
 
 export interface FleetOptions {
@@ -166,6 +174,8 @@ export async function runFleet(o: FleetOptions): Promise<FleetRun> {
           durationMs: o.durationMs,
           concurrency: o.concurrency ?? 3,
           keys: KEYS,
+          cold: COLD,
+          coldShare: 0.05,
           tags: TAGS,
           patterns: PATTERNS,
           weights: { ...weights, total },

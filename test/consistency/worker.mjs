@@ -86,6 +86,7 @@ cache.on('write', ({ fenced }) => {
 // An old build without getOrSetResult: getOrSet, every answer counted as fresh.
 const oldApi = typeof cache.getOrSetResult !== 'function'
 const keys = cfg.keys
+const cold = new Set(cfg.cold ?? [])
 const tagsOf = cfg.tags
 const options = Object.fromEntries(
   keys.map((k) => [k, (tagsOf[k] ?? []).length > 0 ? { tags: tagsOf[k] } : {}]),
@@ -142,7 +143,10 @@ function choose() {
 
 async function operation() {
   const kind = choose()
-  const key = pick(keys)
+  // Cold keys are read as often as the others but rarely invalidated: an invalidation the bus
+  // lost would leave another process's L1 copy stale for long, not just until the next one.
+  const hot = keys.filter((k) => !cold.has(k))
+  const key = kind === 'read' || kind === 'get' || rand() < cfg.coldShare ? pick(keys) : pick(hot)
   if (kind === 'read') {
     const op = record({ type: 'read', key, start: now(), dstart: Date.now() })
     try {
