@@ -7,7 +7,7 @@ import { ensureCoreDist, runFleet, seeds, verdict } from './harness'
  * keys, several seeds (each in the test's name: CONSISTENCY_SEED=<seed> reruns one), about 30 s
  * in all (CONSISTENCY_MS per seed). docs/consistency.md is the model.
  */
-const MS = Number(process.env.CONSISTENCY_MS ?? 8_000)
+const MS = Number(process.env.CONSISTENCY_MS ?? 7_000)
 const SEEDS = seeds(3)
 
 let db: RedisServer | undefined
