@@ -65,6 +65,15 @@ describe('history checker', () => {
     expect(check(ops, { windowMs: 200 }).violations).toHaveLength(2)
   })
 
+  it("adds the reader's event-loop stalls to the bus window", () => {
+    const ops: Op[] = [inv(1, 'delete', 2, 0, 2), read(0, 1, 'l1', 150)]
+    expect(check(ops).violations).toHaveLength(1)
+    const stall: Op = { type: 'event', p: 0, name: 'stall', at: T + 10, until: T + 80 }
+    expect(check([...ops, stall]).violations).toHaveLength(0)
+    // Another process's stall does not count.
+    expect(check([...ops, { ...stall, p: 2 }]).violations).toHaveLength(1)
+  })
+
   it('treats a read starting within 1 ms of the end as concurrent', () => {
     expect(check([inv(1, 'delete', 2, 0, 2), read(1, 1, 'l2', 2.5)]).violations).toHaveLength(0)
     expect(check([inv(1, 'delete', 2, 0, 2), read(1, 1, 'l2', 3.5)]).violations).toHaveLength(1)

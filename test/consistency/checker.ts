@@ -58,6 +58,8 @@ export interface EventOp {
   p: number
   name: string
   at: number
+  /** A 'stall' (the event loop did not run from `at` to `until`). */
+  until?: number
   key?: string
   detail?: string
 }
@@ -170,6 +172,14 @@ export function check(ops: readonly Op[], options: CheckOptions = {}): CheckResu
     !(errorsOf.get(x.p) ?? []).some((t) => t >= x.start - tie && t <= x.end + tie) &&
     !faults.some((f) => f.exclude !== false && x.end >= f.start && x.start <= f.end)
 
+  // The bus window counts in the reader's event-loop time: add the time it was stalled.
+  const stalls = new Map<number, EventOp[]>()
+  for (const e of events) if (e.name === 'stall' && e.until !== undefined) push(stalls, e.p, e)
+  const stalled = (p: number, from: number, to: number) =>
+    (stalls.get(p) ?? []).reduce(
+      (sum, e) => sum + Math.max(0, Math.min(to, e.until ?? e.at) - Math.max(from, e.at)),
+      0,
+    )
   const byKey = new Map<string, InvalidationOp[]>()
   let unsure = 0
   for (const x of invs) {
@@ -232,7 +242,9 @@ export function check(ops: readonly Op[], options: CheckOptions = {}): CheckResu
       const v = x.versions[r.key] ?? 0
       if (value >= v) continue
       if (source === 'stale' && !DELETES.has(x.type)) continue
-      if (r.p !== x.p && WINDOWED.has(source) && r.start <= x.end + windowMs) continue
+      if (r.p !== x.p && WINDOWED.has(source) && r.start <= x.end + windowMs + stalled(r.p, x.end, r.start)) {
+        continue
+      }
       if (r.p !== x.p && x.type === 'tags' && r.start <= x.end + tagWindowMs) continue
       const w = producer.get(`${r.key}\0${value}`)
       if (w !== undefined && w.type === 'set' && w.end >= x.start - tie) continue

@@ -85,6 +85,16 @@ cache.on('write', ({ fenced }) => {
 
 // An old build without getOrSetResult: getOrSet, every answer counted as fresh.
 const oldApi = typeof cache.getOrSetResult !== 'function'
+// Event-loop stalls (a descheduled process on a busy host): while stalled a process reads no bus
+// message, and when it resumes its timers (the next operation, an L1 hit) run before the socket
+// is read. The checker adds a reader's stalls to the bus window.
+let tick = now()
+setInterval(() => {
+  const t = now()
+  if (t - tick > 25) record({ type: 'event', name: 'stall', at: tick, until: t })
+  tick = t
+}, 5).unref()
+
 const keys = cfg.keys
 const cold = new Set(cfg.cold ?? [])
 const tagsOf = cfg.tags
