@@ -45,6 +45,8 @@ export interface LoadOp {
   p: number
   key: string
   start: number
+  /** When the read that ran this loader began (before it took any lease). */
+  readStart?: number
   /** When the database answered. */
   read?: number
   /** Absent when the process ended with the loader still running. */
@@ -104,7 +106,7 @@ export interface EpochCount {
   /** Quiet interval between invalidations of the key. */
   from: number
   to: number
-  /** Loads that began and ended inside it, succeeded / failed. */
+  /** Successful loads whose read began inside it and that ended inside it; failed loads inside it. */
   loads: number
   failed: number
   /** Lock timeouts, lock losses and Redis errors inside it (each allows one more load). */
@@ -303,7 +305,8 @@ export function check(ops: readonly Op[], options: CheckOptions = {}): CheckResu
 
 /**
  * Rule 5: between two invalidations of a key (the gaps of the union of their intervals), count
- * the loads that began and ended inside the gap. The model allows one, plus one per failed load
+ * the loads that began and ended inside the gap (successful ones only when their read began
+ * inside it too). The model allows one, plus one per failed load
  * (the next caller loads again), lock timeout or lock loss (a waiter gives up, a holder's lease
  * expires) and Redis error (a load without a lease) in the gap. The first 2 ms of a gap are left
  * out: a tag time equal to a load's createdAt (same millisecond) invalidates it by design.
@@ -331,13 +334,16 @@ function countEpochs(
       const from = (merged[i] as [number, number])[1] + 2 * tie
       const to = (merged[i + 1] as [number, number])[0]
       if (to <= from) continue
-      const inside = keyLoads.filter((l) => l.start > from && l.end !== undefined && l.end < to)
+      // A load counts when its read began inside the interval: a read that began earlier may
+      // have taken its lease before the invalidation revoked it (fenced, then loaded again).
+      const inside = keyLoads.filter((l) => l.end !== undefined && l.end < to && l.start > from)
       const failed = inside.filter((l) => l.threw === true).length
+      const loads = inside.filter((l) => l.threw !== true && (l.readStart ?? l.start) > from).length
       out.push({
         key,
         from,
         to,
-        loads: inside.length - failed,
+        loads,
         failed,
         excused: excuses.filter((e) => e.at > from && e.at < to && (e.key === undefined || e.key === key))
           .length,

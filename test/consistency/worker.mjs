@@ -104,9 +104,10 @@ const options = Object.fromEntries(
 const allTags = [...new Set(keys.flatMap((k) => tagsOf[k] ?? []))]
 const globRe = (glob) => new RegExp(`^${glob.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '.*')}$`)
 
-function loaderFor(key) {
+/** The loader of one read: a load it starts records when that read began (before any lease). */
+function loaderFor(key, read) {
   return async () => {
-    const op = record({ type: 'load', key, start: now() })
+    const op = record({ type: 'load', key, start: now(), readStart: read.start })
     try {
       const v = Number((await db.get(`db:${key}`)) ?? 0)
       op.read = now()
@@ -161,10 +162,10 @@ async function operation() {
     const op = record({ type: 'read', key, start: now(), dstart: Date.now() })
     try {
       if (oldApi) {
-        op.value = await cache.getOrSet(key, loaderFor(key), options[key])
+        op.value = await cache.getOrSet(key, loaderFor(key, op), options[key])
         op.source = 'unknown'
       } else {
-        const res = await cache.getOrSetResult(key, loaderFor(key), options[key])
+        const res = await cache.getOrSetResult(key, loaderFor(key, op), options[key])
         op.value = res.value
         op.source = res.source
       }
