@@ -180,7 +180,7 @@ export class Cache {
     if (entry !== undefined) {
       const state = await engine.classify(entry, k, o.failOpen)
       if (state === 'fresh') {
-        engine.emit('hit', { key, tier: 'l2' })
+        if (engine.wants('hit')) engine.emit('hit', { key, tier: 'l2' })
         if (trace !== undefined) Object.assign(trace, { tier: 'l2', outcome: 'hit' })
         if (!o.skipL1) engine.fill(k, entry, since)
         if (refreshEarly(entry, Date.now(), o.earlyRefreshBeta)) {
@@ -198,7 +198,7 @@ export class Cache {
         stale = entry
       }
     }
-    engine.emit('miss', { key, tier: 'l2' })
+    if (engine.wants('miss')) engine.emit('miss', { key, tier: 'l2' })
     if (trace !== undefined) Object.assign(trace, { tier: 'loader', outcome: 'miss' })
     const out = await engine.load(k, key, loader, o, stale, since)
     return withSource ? out : out.value

@@ -19,19 +19,17 @@ export class LuaScript {
     this.sha = createHash('sha1').update(source).digest('hex')
   }
 
-  async run(
+  /** Not async: one promise fewer per script call (every miss runs two). */
+  run(
     client: RedisClient,
     keys: readonly string[],
     args: ReadonlyArray<string | Buffer | number>,
   ): Promise<unknown> {
-    try {
-      return await client.evalsha(this.sha, keys.length, ...keys, ...args)
-    } catch (err) {
-      if (err instanceof Error && err.message.startsWith('NOSCRIPT')) {
-        return client.eval(this.source, keys.length, ...keys, ...args)
-      }
-      throw err
-    }
+    return client
+      .evalsha(this.sha, keys.length, ...keys, ...args)
+      .catch((err: unknown) =>
+        this.#fallback(err, () => client.eval(this.source, keys.length, ...keys, ...args)),
+      )
   }
 
   /**
@@ -39,20 +37,22 @@ export class LuaScript {
    * `evalshaBuffer`/`evalBuffer` for every command but does not declare them; `callBuffer`
    * loses its command name under auto-pipelining.
    */
-  async runBuffer(
+  runBuffer(
     client: RedisClient,
     keys: readonly string[],
     args: ReadonlyArray<string | Buffer | number>,
   ): Promise<unknown> {
     const c = client as unknown as BufferScripting
-    try {
-      return await c.evalshaBuffer(this.sha, keys.length, ...keys, ...args)
-    } catch (err) {
-      if (err instanceof Error && err.message.startsWith('NOSCRIPT')) {
-        return c.evalBuffer(this.source, keys.length, ...keys, ...args)
-      }
-      throw err
-    }
+    return c
+      .evalshaBuffer(this.sha, keys.length, ...keys, ...args)
+      .catch((err: unknown) =>
+        this.#fallback(err, () => c.evalBuffer(this.source, keys.length, ...keys, ...args)),
+      )
+  }
+
+  #fallback(err: unknown, evalSource: () => Promise<unknown>): Promise<unknown> {
+    if (err instanceof Error && err.message.startsWith('NOSCRIPT')) return evalSource()
+    return Promise.reject(err)
   }
 }
 
