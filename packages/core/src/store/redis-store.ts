@@ -1,5 +1,4 @@
 import type { Cluster, Redis } from 'ioredis'
-import { MAGIC } from '../entry/envelope'
 import {
   EXTEND_LOCK,
   FAIL_LOADED,
@@ -91,7 +90,7 @@ export class RedisStore implements Store {
     await FAIL_LOADED.run(
       this.client,
       [key, leaseKey],
-      [token, readCreatedAt > 0 ? headerPrefix(readCreatedAt) : '', float64(freshUntil)],
+      [token, readCreatedAt > 0 ? uint48(readCreatedAt) : '', uint48(freshUntil)],
     )
   }
 
@@ -209,16 +208,9 @@ function ms(n: number): number {
   return Math.max(1, Math.round(n))
 }
 
-function float64(n: number): Buffer {
-  const b = Buffer.allocUnsafe(8)
-  b.writeDoubleBE(n, 0)
-  return b
-}
-
-/** MAGIC + createdAt: the first 9 bytes of an envelope, which identify the entry a load read. */
-function headerPrefix(createdAt: number): Buffer {
-  const b = Buffer.allocUnsafe(9)
-  b[0] = MAGIC
-  b.writeDoubleBE(createdAt, 1)
+/** A header timestamp as the envelope stores it (entry/envelope.ts): 6 bytes, big-endian. */
+function uint48(ms: number): Buffer {
+  const b = Buffer.allocUnsafe(6)
+  b.writeUIntBE(Math.min(2 ** 48 - 1, Math.max(0, Math.round(ms))), 0, 6)
   return b
 }

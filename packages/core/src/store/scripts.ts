@@ -63,7 +63,8 @@ export class LuaScript {
  * script that changes the entry, so a load that began before the invalidation finds its lease
  * gone and its write is refused. No clock of any process is compared with another's.
  *
- * Envelope header: byte 1 MAGIC 0xD7 (215), bytes 2-9 createdAt, 10-17 freshUntil (Lua is 1-based).
+ * Envelope header (entry/envelope.ts; Lua is 1-based): byte 1 MAGIC 0xD8 (216) or 0xD9 (217, tagged),
+ * bytes 2-7 createdAt, 8-13 freshUntil, 14-19 staleUntil: uint48 big-endian milliseconds.
  */
 
 /** Read-or-lock: one round trip that either finds a newer fresh entry or takes the lease. */
@@ -76,8 +77,10 @@ export const LOCK_OR_READ = new LuaScript(`
 -- Returns the entry's bytes when a fresh entry newer than the caller's is there (no lease
 -- taken), else 1 (lease taken) or 0 (another holder has it).
 local cur = redis.call('GET', KEYS[1])
-if cur and #cur > 29 and string.byte(cur, 1) == 215 then
-  if struct.unpack('>d', cur, 2) > tonumber(ARGV[3]) and struct.unpack('>d', cur, 10) > tonumber(ARGV[4]) then
+if cur and #cur > 22 then
+  local m = string.byte(cur, 1)
+  if (m == 216 or m == 217) and struct.unpack('>I6', cur, 2) > tonumber(ARGV[3])
+      and struct.unpack('>I6', cur, 8) > tonumber(ARGV[4]) then
     return cur
   end
 end
@@ -104,15 +107,17 @@ return 1
 /** A failed load: give the lease back and, for stale-if-error, keep the entry it read fresh a while. */
 export const FAIL_LOADED = new LuaScript(`
 -- KEYS[1] entry key; KEYS[2] its lease key
--- ARGV[1] the holder's token; ARGV[2] MAGIC + createdAt (9 bytes) of the entry the load read, or ''
--- ARGV[3] the backoff's freshUntil, 8 bytes float64 big-endian
+-- ARGV[1] the holder's token; ARGV[2] createdAt (6 bytes uint48 BE) of the entry the load read, or ''
+-- ARGV[3] the backoff's freshUntil, 6 bytes uint48 big-endian
 -- Only the entry the load read, and only while no invalidation ran (lease intact): never a newer
 -- entry, never one that expire() made stale.
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[2])
 if ARGV[2] == '' then return 1 end
-if redis.call('GETRANGE', KEYS[1], 0, 8) ~= ARGV[2] then return 1 end
-redis.call('SETRANGE', KEYS[1], 9, ARGV[3])
+local head = redis.call('GETRANGE', KEYS[1], 0, 6)
+local m = string.byte(head, 1)
+if not (m == 216 or m == 217) or string.sub(head, 2) ~= ARGV[2] then return 1 end
+redis.call('SETRANGE', KEYS[1], 7, ARGV[3])
 return 2
 `)
 
@@ -135,9 +140,12 @@ for i = 1, #KEYS, 2 do
   redis.call('DEL', KEYS[i + 1])
   if ARGV[1] == 'del' then
     n = n + redis.call('UNLINK', KEYS[i])
-  elseif redis.call('GETRANGE', KEYS[i], 0, 0) == '\\215' then
-    redis.call('SETRANGE', KEYS[i], 9, string.rep('\\0', 8))
-    n = n + 1
+  else
+    local m = string.byte(redis.call('GETRANGE', KEYS[i], 0, 0))
+    if m == 216 or m == 217 then
+      redis.call('SETRANGE', KEYS[i], 7, string.rep('\\0', 6))
+      n = n + 1
+    end
   end
 end
 return n
