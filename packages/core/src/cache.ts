@@ -49,8 +49,8 @@ export class Cache {
   readonly #resolved = new WeakMap<CallOptions, ResolvedCallOptions>()
   readonly #co: Coherence
   readonly #clone: boolean
-  /** Root namespace: L1 is keyed by the caller's key (no entry-key string on a hit). */
-  readonly #root: boolean
+  /** This namespace's key base: L1 is keyed by the caller's key plus this (no string built per hit). */
+  readonly #base: string
 
   /** @internal use createCache() */
   constructor(engine: Engine, keys: Keyspace, call: ResolvedCallOptions) {
@@ -59,7 +59,7 @@ export class Cache {
     this.#call = call
     this.#maxKey = engine.options.maxKeyLength
     this.#clone = engine.options.l1 !== false && engine.options.l1.clone
-    this.#root = keys.base === `${keys.prefix}:`
+    this.#base = keys.base
     this.#co = engine.coherence
   }
 
@@ -139,8 +139,7 @@ export class Cache {
   ): Promise<T | CacheResult<T>> {
     const co = this.#co
     if (co.l1 !== undefined && co.l1Usable && !o.skipL1) {
-      const root = this.#root
-      const item = co.l1.get(root ? key : this.#keys.entry(key), root)
+      const item = co.l1.get(key, this.#base)
       if (item !== undefined) {
         const now = Date.now()
         if (now < item.until && (item.tags.length === 0 || co.tagStaleSync(item, item.full) === false)) {
@@ -496,7 +495,7 @@ export class Cache {
   #l1Item(key: string) {
     const co = this.#co
     if (co.l1 === undefined || !co.l1Usable) return undefined
-    const item = co.l1.get(this.#root ? key : this.#keys.entry(key), this.#root)
+    const item = co.l1.get(key, this.#base)
     if (item === undefined || Date.now() >= item.until) return undefined
     if (item.tags.length > 0 && co.tagStaleSync(item, item.full) !== false) return undefined
     return item
@@ -558,9 +557,7 @@ export function createCache(options?: CacheOptions): Cache {
     guard = new Guard(resolved.redisTimeout, resolved.breakerThreshold, resolved.breakerCooldown, partition)
   }
   const l1 =
-    resolved.l1 === false
-      ? undefined
-      : new L1Cache(resolved.l1.max, resolved.l1.maxBytes, resolved.l1.ttl, resolved.prefix)
+    resolved.l1 === false ? undefined : new L1Cache(resolved.l1.max, resolved.l1.maxBytes, resolved.l1.ttl)
   const engine = new Engine({
     store,
     guard,

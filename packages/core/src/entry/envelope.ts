@@ -73,7 +73,8 @@ export function isEnvelope(b: Uint8Array): boolean {
 
 /** Decode bytes from a store. Throws DecodeError for anything that is not a valid envelope. */
 export function decodeEntry<T = unknown>(key: string, bytes: Buffer): Entry<T> {
-  if (!isEnvelope(bytes)) throw new DecodeError(key, bytes[0] === 0xd7 ? 'older envelope format' : 'bad header')
+  if (!isEnvelope(bytes))
+    throw new DecodeError(key, bytes[0] === 0xd7 ? 'older envelope format' : 'bad header')
   const createdAt = bytes.readUIntBE(1, 6)
   const freshUntil = bytes.readUIntBE(7, 6)
   const staleUntil = bytes.readUIntBE(13, 6)
