@@ -68,7 +68,12 @@ export class MemoryStore implements Store {
     if (this.#liveLock(leaseKey)?.token !== token) return
     this.#locks.delete(leaseKey)
     const cur = this.#data.get(key)
-    if (readCreatedAt > 0 && cur !== undefined && isEnvelope(cur) && cur.readUIntBE(1, 6) === Math.round(readCreatedAt)) {
+    if (
+      readCreatedAt > 0 &&
+      cur !== undefined &&
+      isEnvelope(cur) &&
+      cur.readUIntBE(1, 6) === Math.round(readCreatedAt)
+    ) {
       this.#rewriteFreshUntil(key, cur, freshUntil)
     }
   }
