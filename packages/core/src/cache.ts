@@ -1,6 +1,6 @@
 import type { Coherence } from './bus/coherence'
 import { Engine } from './engine'
-import { type Freshness, refreshEarly } from './entry/classify'
+import { classify, type Freshness, refreshEarly } from './entry/classify'
 import type { Entry } from './entry/envelope'
 import { CacheClosedError, InvalidKeyError, isCacheError } from './errors'
 import { checkKey, escapeGlob, Keyspace, keySlot } from './keys'
@@ -177,7 +177,9 @@ export class Cache {
     }
     let stale: Entry | undefined
     if (entry !== undefined) {
-      const state = await engine.classify(entry, k, o.failOpen)
+      // Untagged (the common hit): classified without a promise of its own.
+      const state =
+        entry.tags.length === 0 ? classify(entry, Date.now()) : await engine.classify(entry, k, o.failOpen)
       if (state === 'fresh') {
         if (engine.wants('hit')) engine.emit('hit', { key, tier: 'l2' })
         if (trace !== undefined) Object.assign(trace, { tier: 'l2', outcome: 'hit' })

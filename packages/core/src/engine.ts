@@ -227,9 +227,10 @@ export class Engine implements LeaseHost {
   // ---------------------------------------------------------------- reads
 
   /** Read and decode one entry. Garbage bytes are a miss plus an 'error' event, never a throw. */
-  async read(k: string, userKey: string): Promise<Entry | undefined> {
-    const bytes = await this.guard.call('GET', userKey, () => this.store.get(k), k)
-    return bytes === null ? undefined : this.decode(userKey, bytes)
+  read(k: string, userKey: string): Promise<Entry | undefined> {
+    return this.guard
+      .call('GET', userKey, () => this.store.get(k), k)
+      .then((bytes) => (bytes === null ? undefined : this.decode(userKey, bytes)))
   }
 
   decode(userKey: string, bytes: Buffer): Entry | undefined {
