@@ -4,7 +4,7 @@ import { classify, type Freshness, refreshEarly } from './entry/classify'
 import type { Entry } from './entry/envelope'
 import { CacheClosedError, InvalidKeyError, isCacheError } from './errors'
 import { checkKey, escapeGlob, Keyspace, keySlot } from './keys'
-import { L1Cache } from './l1/l1-cache'
+import { L1Cache, l1Now } from './l1/l1-cache'
 import { RedlockLock } from './lock/redlock-lock'
 import {
   type CacheOptions,
@@ -59,7 +59,7 @@ export class Cache {
     this.#call = call
     this.#maxKey = engine.options.maxKeyLength
     this.#clone = engine.options.l1 !== false && engine.options.l1.clone
-    this.#base = keys.base
+    this.#base = engine.coherence.l1?.intern(keys.base) ?? keys.base
     this.#co = engine.coherence
   }
 
@@ -141,15 +141,15 @@ export class Cache {
     if (co.l1 !== undefined && co.l1Usable && !o.skipL1) {
       const item = co.l1.get(key, this.#base)
       if (item !== undefined) {
-        const now = Date.now()
+        const now = l1Now()
         if (now < item.until && (item.tags.length === 0 || co.tagStaleSync(item, item.full) === false)) {
           const engine = this.#engine
-          if (engine.wants('hit')) engine.emit('hit', { key, tier: 'l1' })
+          if (engine.wantsHit) engine.emit('hit', { key, tier: 'l1' })
           if (refreshEarly(item, now, o.earlyRefreshBeta)) {
             engine.refreshInBackground(item.full, key, loader, o, item as unknown as Entry)
           }
           if (trace !== undefined) Object.assign(trace, { tier: 'l1', outcome: 'hit' })
-          const value = this.#out(item.value) as T
+          const value = (this.#clone ? structuredClone(item.value) : item.value) as T
           return Promise.resolve(withSource ? { value, source: 'l1' } : value)
         }
       }

@@ -169,6 +169,8 @@ export class Engine implements LeaseHost {
   closed = false
   readonly #aborts = new Set<Ctx<unknown>>()
   readonly #listening = new Set<string>()
+  /** Someone listens to 'hit' (a field, not a Set lookup, on the L1 hit path). */
+  wantsHit = false
 
   constructor(parts: EngineParts) {
     this.store = parts.store
@@ -176,9 +178,13 @@ export class Engine implements LeaseHost {
     this.options = parts.options
     this.quorum = parts.quorum
     this.emitter.setMaxListeners(0)
-    this.emitter.on('newListener', (e: string) => this.#listening.add(e))
+    this.emitter.on('newListener', (e: string) => {
+      this.#listening.add(e)
+      this.wantsHit = this.#listening.has('hit')
+    })
     this.emitter.on('removeListener', (e: string) => {
       if (this.emitter.listenerCount(e) === 0) this.#listening.delete(e)
+      this.wantsHit = this.#listening.has('hit')
     })
     this.coherence = new Coherence(this, parts.l1, parts.publisher)
   }
