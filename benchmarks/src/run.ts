@@ -31,7 +31,11 @@ const SCENARIOS: Array<{ id: string; run: (ctx: BenchContext, plan: Plan) => Pro
   { id: 'memory', run: memory },
 ]
 
-const PROFILED: Record<string, ProfileScenario> = { 'l2-hit': 'l2-hit', 'l1-hit': 'l1-hit' }
+const PROFILED: Record<string, ProfileScenario> = {
+  'l2-hit': 'l2-hit',
+  'l1-hit': 'l1-hit',
+  'miss-fill': 'miss-fill',
+}
 
 const benchDir = fileURLToPath(new URL('..', import.meta.url))
 const repoRoot = join(benchDir, '..')
