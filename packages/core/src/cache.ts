@@ -171,7 +171,7 @@ export class Cache {
     const since = engine.epochs.now()
     let entry: Entry | undefined
     try {
-      entry = await engine.read(k, key)
+      entry = await engine.readShared(k, key, since)
     } catch (err) {
       engine.storeFailed(err, o.failOpen, 'get', key)
     }

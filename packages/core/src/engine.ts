@@ -239,6 +239,32 @@ export class Engine implements LeaseHost {
       .then((bytes) => (bytes === null ? undefined : this.decode(userKey, bytes)))
   }
 
+  /**
+   * read(), shared by the getOrSet calls for one key that begin in the same synchronous run
+   * (a burst of callers, e.g. a stampede, sends one GET instead of one each). Sharing ends at the
+   * next microtask checkpoint: a caller can only have seen an invalidation complete through I/O,
+   * which comes after that, so no caller joins a GET sent before an invalidation it observed;
+   * in-process invalidations are fenced by the epoch as well.
+   */
+  readShared(k: string, userKey: string, since: number): Promise<Entry | undefined> {
+    const r = this.#reads.get(k)
+    if (r !== undefined && this.epochs.valid(k, r.since)) return r.promise
+    const promise = this.read(k, userKey)
+    this.#reads.set(k, { since, promise })
+    if (!this.#readsClearing) {
+      this.#readsClearing = true
+      queueMicrotask(this.#clearReads)
+    }
+    return promise
+  }
+
+  readonly #reads = new Map<string, { since: number; promise: Promise<Entry | undefined> }>()
+  #readsClearing = false
+  readonly #clearReads = () => {
+    this.#reads.clear()
+    this.#readsClearing = false
+  }
+
   decode(userKey: string, bytes: Buffer): Entry | undefined {
     try {
       return decodeEntry(userKey, bytes)
