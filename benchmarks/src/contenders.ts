@@ -21,6 +21,7 @@ export type ContenderId =
   | 'lru'
   | 'herdless'
   | 'herdless-node-redis'
+  | 'herdless-ns'
   | 'bentocache'
   | 'bentocache-defaults'
   | 'cache-manager'
@@ -70,6 +71,7 @@ const LABELS: Record<ContenderId, string> = {
   lru: 'bare lru-cache get',
   herdless: 'Herdless',
   'herdless-node-redis': 'Herdless on node-redis 5',
+  'herdless-ns': 'Herdless, namespaced (cache.namespace)',
   bentocache: 'BentoCache',
   'bentocache-defaults': 'BentoCache (defaults: serialize)',
   'cache-manager': 'cache-manager',
@@ -95,6 +97,8 @@ export async function createContender(id: ContenderId, s: Setup): Promise<Conten
       return herdless(s)
     case 'herdless-node-redis':
       return herdlessNodeRedis(s)
+    case 'herdless-ns':
+      return herdless(s, 'tenant-a')
     case 'bentocache':
       return bento(s, false)
     case 'bentocache-defaults':
@@ -159,7 +163,7 @@ function lru(s: Setup): Contender {
   }
 }
 
-function herdless(s: Setup): Contender {
+function herdless(s: Setup, namespace?: string): Contender {
   const options = {
     redis: s.url,
     prefix: s.prefix,
@@ -167,12 +171,13 @@ function herdless(s: Setup): Contender {
     staleTtl: s.staleMs,
     l1: s.tier === 'l1' ? { max: s.l1Max } : false,
   }
-  const cache = core.createCache(options)
+  const root = core.createCache(options)
+  const cache = namespace === undefined ? root : root.namespace(namespace)
   return {
-    id: 'herdless',
-    label: LABELS.herdless,
+    id: namespace === undefined ? 'herdless' : 'herdless-ns',
+    label: namespace === undefined ? LABELS.herdless : LABELS['herdless-ns'],
     config: [
-      `createCache(${JSON.stringify({ ...options, redis: 'url' }).replace('"url"', 'url')})`,
+      `createCache(${JSON.stringify({ ...options, redis: 'url' }).replace('"url"', 'url')})${namespace === undefined ? '' : `.namespace('${namespace}')`}`,
       `// everything else default: jitter 0.1, earlyRefresh { beta: 1 }, staleWhileRevalidate, lock { ttl: '10s', wait: '5s' },`,
       `// redisTimeout '250ms', breaker on; the client Herdless builds from a URL has enableAutoPipelining: true.`,
       s.tier === 'l1' ? `// with Redis + L1 the invalidation bus is on by default` : '',
@@ -202,7 +207,7 @@ function herdless(s: Setup): Contender {
           )
       })
     },
-    close: () => cache.close(),
+    close: () => root.close(),
   }
 }
 

@@ -31,7 +31,11 @@ const SCENARIOS: Array<{ id: string; run: (ctx: BenchContext, plan: Plan) => Pro
   { id: 'memory', run: memory },
 ]
 
-const PROFILED: Record<string, ProfileScenario> = { 'l2-hit': 'l2-hit', 'l1-hit': 'l1-hit' }
+const PROFILED: Record<string, ProfileScenario> = {
+  'l2-hit': 'l2-hit',
+  'l1-hit': 'l1-hit',
+  'miss-fill': 'miss-fill',
+}
 
 const benchDir = fileURLToPath(new URL('..', import.meta.url))
 const repoRoot = join(benchDir, '..')
@@ -66,15 +70,22 @@ function parseArgs(argv: readonly string[]): Args {
 const README_START = '<!-- headline:start -->'
 const README_END = '<!-- headline:end -->'
 
+/** The headline table between the markers of benchmarks/README.md and of the repository README. */
 function updateReadme(table: string, machineLine: string): void {
-  const file = join(benchDir, 'README.md')
-  if (!existsSync(file)) return
-  const text = readFileSync(file, 'utf8')
-  const a = text.indexOf(README_START)
-  const b = text.indexOf(README_END)
-  if (a < 0 || b < a) return
-  const body = `${README_START}\n${machineLine}\n\n${table}\n${README_END}`
-  writeFileSync(file, text.slice(0, a) + body + text.slice(b + README_END.length))
+  const targets: Array<[string, (text: string) => string]> = [
+    [join(benchDir, 'README.md'), (t) => t],
+    // The root README links into benchmarks/.
+    [join(repoRoot, 'README.md'), (t) => t.replaceAll('](results/', '](benchmarks/results/')],
+  ]
+  for (const [file, rebase] of targets) {
+    if (!existsSync(file)) continue
+    const text = readFileSync(file, 'utf8')
+    const a = text.indexOf(README_START)
+    const b = text.indexOf(README_END)
+    if (a < 0 || b < a) continue
+    const body = `${README_START}\n${rebase(machineLine)}\n\n${rebase(table)}\n${README_END}`
+    writeFileSync(file, text.slice(0, a) + body + text.slice(b + README_END.length))
+  }
 }
 
 async function main(): Promise<void> {

@@ -193,12 +193,18 @@ export async function memory(ctx: BenchContext, plan: Plan): Promise<ScenarioRes
     chart: { title: '6. Memory per entry, bytes (lower is better)', unit: 'bytes', bars },
     configs: [],
     notes: [
-      `Herdless stores a 29-byte binary header (createdAt, freshUntil, staleUntil, loadMs) in front of the msgpack body: its stored value is ${fmtBytes((herdlessRedis?.strlen ?? Number.NaN) - (base?.strlen ?? Number.NaN))} longer than raw msgpackr's. MEMORY USAGE moves in jemalloc size classes, so a few bytes can cross a class boundary. BentoCache and cache-manager store JSON with their metadata inside.`,
+      `Herdless stores a 22-byte binary header (createdAt, freshUntil, staleUntil as 48-bit ms, loadMs as 24-bit) in front of the msgpack value: its stored value is ${fmtBytes((herdlessRedis?.strlen ?? Number.NaN) - (base?.strlen ?? Number.NaN))} longer than raw msgpackr's. MEMORY USAGE also counts the key (Herdless's \`<prefix>:{key}\` carries a hash tag) and moves in jemalloc size classes, so a few bytes can cross a class boundary. BentoCache and cache-manager store JSON with their metadata inside.`,
       gc === undefined
         ? 'Heap rows skipped: run with --expose-gc (pnpm bench does).'
         : 'Heap numbers include everything the library keeps per entry (LRU node, wrapper object, key string, metadata); "the value alone" is the same objects held in a plain array. BentoCache/cache-manager "defaults" rows keep a JSON string per entry instead of the object.',
     ],
-    targets: [],
+    targets: [
+      {
+        text: 'Herdless Redis bytes per entry ≤ raw msgpack entry + 48 B (MEMORY USAGE)',
+        met: (herdlessRedis?.memoryUsage ?? Number.NaN) - (base?.memoryUsage ?? Number.NaN) <= 48,
+        detail: `+${fmtBytes((herdlessRedis?.memoryUsage ?? Number.NaN) - (base?.memoryUsage ?? Number.NaN))} (stored value +${fmtBytes((herdlessRedis?.strlen ?? Number.NaN) - (base?.strlen ?? Number.NaN))})`,
+      },
+    ],
     data: {
       redis: redisRows,
       heap: heapRows,
@@ -207,7 +213,14 @@ export async function memory(ctx: BenchContext, plan: Plan): Promise<ScenarioRes
     },
     headline: {
       metric: 'Redis bytes per entry (MEMORY USAGE)',
-      cells: Object.fromEntries(redisRows.map((r) => [r.id, fmtBytes(r.memoryUsage)])),
+      cells: Object.fromEntries(
+        redisRows.map((r) => [
+          r.id,
+          r === base
+            ? fmtBytes(r.memoryUsage)
+            : `${fmtBytes(r.memoryUsage)} (+${fmtBytes(r.memoryUsage - (base?.memoryUsage ?? Number.NaN))})`,
+        ]),
+      ),
     },
   }
 }

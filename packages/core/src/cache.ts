@@ -1,10 +1,10 @@
 import type { Coherence } from './bus/coherence'
 import { Engine } from './engine'
-import { type Freshness, refreshEarly } from './entry/classify'
+import { classify, type Freshness, refreshEarly } from './entry/classify'
 import type { Entry } from './entry/envelope'
 import { CacheClosedError, InvalidKeyError, InvalidOptionError, isCacheError } from './errors'
 import { checkKey, escapeGlob, Keyspace } from './keys'
-import { L1Cache } from './l1/l1-cache'
+import { L1Cache, l1Now } from './l1/l1-cache'
 import { RedlockLock } from './lock/redlock-lock'
 import {
   type CacheOptions,
@@ -52,8 +52,8 @@ export class Cache {
   readonly #resolved = new WeakMap<CallOptions, ResolvedCallOptions>()
   readonly #co: Coherence
   readonly #clone: boolean
-  /** Root namespace: L1 is keyed by the caller's key (no entry-key string on a hit). */
-  readonly #root: boolean
+  /** This namespace's key base: L1 is keyed by the caller's key plus this (no string built per hit). */
+  readonly #base: string
 
   /** @internal use createCache() */
   constructor(engine: Engine, keys: Keyspace, call: ResolvedCallOptions) {
@@ -62,7 +62,7 @@ export class Cache {
     this.#call = call
     this.#maxKey = engine.options.maxKeyLength
     this.#clone = engine.options.l1 !== false && engine.options.l1.clone
-    this.#root = keys.base === `${keys.prefix}:`
+    this.#base = engine.coherence.l1?.intern(keys.base) ?? keys.base
     this.#co = engine.coherence
   }
 
@@ -142,18 +142,17 @@ export class Cache {
   ): Promise<T | CacheResult<T>> {
     const co = this.#co
     if (co.l1 !== undefined && co.l1Usable && !o.skipL1) {
-      const root = this.#root
-      const item = co.l1.get(root ? key : this.#keys.entry(key), root)
+      const item = co.l1.get(key, this.#base)
       if (item !== undefined) {
-        const now = Date.now()
+        const now = l1Now()
         if (now < item.until && (item.tags.length === 0 || co.tagStaleSync(item, item.full) === false)) {
           const engine = this.#engine
-          if (engine.wants('hit')) engine.emit('hit', { key, tier: 'l1' })
+          if (engine.wantsHit) engine.emit('hit', { key, tier: 'l1' })
           if (refreshEarly(item, now, o.earlyRefreshBeta)) {
             engine.refreshInBackground(item.full, key, loader, o, item as unknown as Entry)
           }
           if (trace !== undefined) Object.assign(trace, { tier: 'l1', outcome: 'hit' })
-          const value = this.#out(item.value) as T
+          const value = (this.#clone ? structuredClone(item.value) : item.value) as T
           return Promise.resolve(withSource ? { value, source: 'l1' } : value)
         }
       }
@@ -175,15 +174,17 @@ export class Cache {
     const since = engine.epochs.now()
     let entry: Entry | undefined
     try {
-      entry = await engine.read(k, key)
+      entry = await engine.readShared(k, key, since)
     } catch (err) {
       engine.storeFailed(err, o.failOpen, 'get', key)
     }
     let stale: Entry | undefined
     if (entry !== undefined) {
-      const state = await engine.classify(entry, k, o.failOpen)
+      // Untagged (the common hit): classified without a promise of its own.
+      const state =
+        entry.tags.length === 0 ? classify(entry, Date.now()) : await engine.classify(entry, k, o.failOpen)
       if (state === 'fresh') {
-        engine.emit('hit', { key, tier: 'l2' })
+        if (engine.wants('hit')) engine.emit('hit', { key, tier: 'l2' })
         if (trace !== undefined) Object.assign(trace, { tier: 'l2', outcome: 'hit' })
         if (!o.skipL1) engine.fill(k, entry, since)
         if (refreshEarly(entry, Date.now(), o.earlyRefreshBeta)) {
@@ -201,7 +202,7 @@ export class Cache {
         stale = entry
       }
     }
-    engine.emit('miss', { key, tier: 'l2' })
+    if (engine.wants('miss')) engine.emit('miss', { key, tier: 'l2' })
     if (trace !== undefined) Object.assign(trace, { tier: 'loader', outcome: 'miss' })
     const out = await engine.load(k, key, loader, o, stale, since)
     return withSource ? out : out.value
@@ -493,7 +494,7 @@ export class Cache {
   #l1Item(key: string) {
     const co = this.#co
     if (co.l1 === undefined || !co.l1Usable) return undefined
-    const item = co.l1.get(this.#root ? key : this.#keys.entry(key), this.#root)
+    const item = co.l1.get(key, this.#base)
     if (item === undefined || Date.now() >= item.until) return undefined
     if (item.tags.length > 0 && co.tagStaleSync(item, item.full) !== false) return undefined
     return item
@@ -557,9 +558,7 @@ export function createCache(options?: CacheOptions): Cache {
     guard = new Guard(resolved.redisTimeout, resolved.breakerThreshold, resolved.breakerCooldown, partition)
   }
   const l1 =
-    resolved.l1 === false
-      ? undefined
-      : new L1Cache(resolved.l1.max, resolved.l1.maxBytes, resolved.l1.ttl, resolved.prefix)
+    resolved.l1 === false ? undefined : new L1Cache(resolved.l1.max, resolved.l1.maxBytes, resolved.l1.ttl)
   const engine = new Engine({
     store,
     guard,

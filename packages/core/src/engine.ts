@@ -14,7 +14,7 @@ import {
 } from './errors'
 import { Epochs } from './fence'
 import type { L1Cache } from './l1/l1-cache'
-import { Lease, type LeaseHost } from './lock/lease'
+import { Lease, type LeaseHost, LeaseKeeper } from './lock/lease'
 import type { LockProvider } from './lock/lock-provider'
 import type { ResolvedCacheOptions, ResolvedCallOptions } from './options'
 import type { Guard } from './store/guard'
@@ -73,17 +73,27 @@ class Ctx<T> implements LoaderContext<T> {
   ttl = -1
   tags: readonly string[] | undefined
   skipped = false
-  readonly #ac = new AbortController()
+  /** Made on first use: an AbortController per load showed in the miss profile. */
+  #ac: AbortController | undefined
+  #reason: unknown
+  #aborted = false
   constructor(
     readonly key: string,
     readonly stale: T | undefined,
     readonly background: boolean,
   ) {}
   get signal(): AbortSignal {
+    if (this.#ac === undefined) {
+      this.#ac = new AbortController()
+      if (this.#aborted) this.#ac.abort(this.#reason)
+    }
     return this.#ac.signal
   }
   abort(reason: unknown): void {
-    this.#ac.abort(reason)
+    if (this.#aborted) return
+    this.#aborted = true
+    this.#reason = reason
+    this.#ac?.abort(reason)
   }
   setTtl(ttl: string | number): void {
     this.ttl = toMs(ttl, 'ctx.setTtl')
@@ -153,11 +163,14 @@ export class Engine implements LeaseHost {
   readonly background = new Set<Promise<unknown>>()
   /** Leases this process holds (close() gives them back). */
   readonly leases = new Set<Lease>()
+  readonly keeper = new LeaseKeeper()
   #beforeWrite: ((entryKey: string, userKey: string) => CacheError | undefined) | undefined
   #closing: Promise<void> | undefined
   closed = false
   readonly #aborts = new Set<Ctx<unknown>>()
   readonly #listening = new Set<string>()
+  /** Someone listens to 'hit' (a field, not a Set lookup, on the L1 hit path). */
+  wantsHit = false
 
   constructor(parts: EngineParts) {
     this.store = parts.store
@@ -165,9 +178,13 @@ export class Engine implements LeaseHost {
     this.options = parts.options
     this.quorum = parts.quorum
     this.emitter.setMaxListeners(0)
-    this.emitter.on('newListener', (e: string) => this.#listening.add(e))
+    this.emitter.on('newListener', (e: string) => {
+      this.#listening.add(e)
+      this.wantsHit = this.#listening.has('hit')
+    })
     this.emitter.on('removeListener', (e: string) => {
       if (this.emitter.listenerCount(e) === 0) this.#listening.delete(e)
+      this.wantsHit = this.#listening.has('hit')
     })
     this.coherence = new Coherence(this, parts.l1, parts.publisher)
   }
@@ -216,9 +233,36 @@ export class Engine implements LeaseHost {
   // ---------------------------------------------------------------- reads
 
   /** Read and decode one entry. Garbage bytes are a miss plus an 'error' event, never a throw. */
-  async read(k: string, userKey: string): Promise<Entry | undefined> {
-    const bytes = await this.guard.call('GET', userKey, () => this.store.get(k), k)
-    return bytes === null ? undefined : this.decode(userKey, bytes)
+  read(k: string, userKey: string): Promise<Entry | undefined> {
+    return this.guard
+      .call('GET', userKey, () => this.store.get(k), k)
+      .then((bytes) => (bytes === null ? undefined : this.decode(userKey, bytes)))
+  }
+
+  /**
+   * read(), shared by the getOrSet calls for one key that begin in the same synchronous run
+   * (a burst of callers, e.g. a stampede, sends one GET instead of one each). Sharing ends at the
+   * next microtask checkpoint: a caller can only have seen an invalidation complete through I/O,
+   * which comes after that, so no caller joins a GET sent before an invalidation it observed;
+   * in-process invalidations are fenced by the epoch as well.
+   */
+  readShared(k: string, userKey: string, since: number): Promise<Entry | undefined> {
+    const r = this.#reads.get(k)
+    if (r !== undefined && this.epochs.valid(k, r.since)) return r.promise
+    const promise = this.read(k, userKey)
+    this.#reads.set(k, { since, promise })
+    if (!this.#readsClearing) {
+      this.#readsClearing = true
+      queueMicrotask(this.#clearReads)
+    }
+    return promise
+  }
+
+  readonly #reads = new Map<string, { since: number; promise: Promise<Entry | undefined> }>()
+  #readsClearing = false
+  readonly #clearReads = () => {
+    this.#reads.clear()
+    this.#readsClearing = false
   }
 
   decode(userKey: string, bytes: Buffer): Entry | undefined {
@@ -383,7 +427,7 @@ export class Engine implements LeaseHost {
     const got = await this.#contend(k, userKey, o, stale, since)
     if (got === 'unreachable') return this.#runAsHolder(k, userKey, loader, o, stale, undefined, false, since)
     if (got instanceof Lease) {
-      this.emit('lock:acquired', { key: userKey })
+      if (this.#listening.has('lock:acquired')) this.emit('lock:acquired', { key: userKey })
       return this.#runAsHolder(k, userKey, loader, o, stale, got, false, since)
     }
     if (got !== undefined) return got as Outcome<T>
@@ -563,7 +607,7 @@ export class Engine implements LeaseHost {
     this.#aborts.delete(ctx as Ctx<unknown>)
     lease?.stop()
     const loadMs = Date.now() - startedAt
-    this.emit('load', { key: userKey, duration: loadMs, background })
+    if (this.#listening.has('load')) this.emit('load', { key: userKey, duration: loadMs, background })
     if (ctx.skipped || value === undefined || this.closed || lease === undefined) {
       void lease?.release()
       return { value, source: 'loader' }
@@ -627,7 +671,8 @@ export class Engine implements LeaseHost {
       this.storeFailed(err, o.failOpen, 'write', userKey)
       return
     }
-    this.emit('write', { key: userKey, bytes: bytes.length, fenced: result === 'fenced' })
+    if (this.#listening.has('write'))
+      this.emit('write', { key: userKey, bytes: bytes.length, fenced: result === 'fenced' })
     if (result === 'written') {
       this.notifier.notify(k)
       this.coherence.onWrite(k, entry, this.epochs.valid(k, since))

@@ -311,7 +311,13 @@ describe('failed writes', () => {
       const other = cache({ redis: server.url, prefix, l1: { max: 100 } })
       await Promise.all([writer, other].map((c) => new Promise<void>((r) => c.once('bus:ready', () => r()))))
       const key = uniqueKey('failset')
+      let seenSet = false
+      writer.on('bus:received', (m) => {
+        if (m.type === 'set') seenSet = true
+      })
       await other.set(key, 'v1')
+      // The writer's L1 fill must come after other's 'set' message has dropped it there.
+      await waitUntil('the set message', () => seenSet || 'not yet', { timeoutMs: 2_000 })
       expect(await writer.get(key)).toBe('v1')
       expect(await other.get(key)).toBe('v1')
       expect([writer.l1Size, other.l1Size]).toEqual([1, 1])

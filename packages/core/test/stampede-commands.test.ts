@@ -103,3 +103,34 @@ describe('Redis commands per lock waiter', () => {
     }
   })
 })
+
+describe('Redis commands per miss in one process', () => {
+  it('250 callers of one cold key in one synchronous burst: one GET, read-or-lock, write, nothing per caller', async () => {
+    const c = createCache({ redis: server.url, prefix: 'burst', bus: true, jitter: 0, redisTimeout: '2s' })
+    try {
+      await new Promise<void>((resolve) => c.once('bus:ready', () => resolve()))
+      await c.get(uniqueKey('warmup'))
+      const key = uniqueKey('burst')
+      let calls = 0
+      const before = await commandStats()
+      const values = await Promise.all(
+        Array.from({ length: 250 }, () =>
+          c.getOrSet(key, () => {
+            calls++
+            return 'v'
+          }),
+        ),
+      )
+      const used = diff(await commandStats(), before)
+      // The bus's PUBLISH leaves on the next setImmediate: it may or may not be counted yet.
+      delete used.publish
+      expect(calls).toBe(1)
+      expect(values.every((v) => v === 'v')).toBe(true)
+      // One GET from the burst (each caller sent its own before: 250), the read-or-lock script
+      // (GET + SET NX inside), the write script (GET, SET, DEL inside).
+      expect(used, JSON.stringify(used)).toEqual({ get: 3, evalsha: 2, set: 2, del: 1 })
+    } finally {
+      await c.close()
+    }
+  })
+})

@@ -4,18 +4,23 @@ import { DecodeError, SerializationError } from '../errors'
 /**
  * One Redis string per entry:
  *
- *   byte 0       MAGIC (0xD7) — anything else is not ours: a miss
- *   bytes 1-8    createdAt   float64 BE (ms)  — Lua fences stale writers on it
- *   bytes 9-16   freshUntil  float64 BE (ms)  — Lua rewrites it in place for expire()
- *   bytes 17-24  staleUntil  float64 BE (ms)
- *   bytes 25-28  loadMs      uint32 BE        — the loader's duration, for XFetch
- *   bytes 29-    msgpack [value, tags?]
+ *   byte 0       MAGIC: 0xD8 (the body is the value) or 0xD9 (the body is [value, tags]);
+ *                anything else is not ours: a miss (0xD7 was the 29-byte header before 0.x)
+ *   bytes 1-6    createdAt   uint48 BE (ms)  — Lua fences stale writers on it
+ *   bytes 7-12   freshUntil  uint48 BE (ms)  — Lua rewrites it in place for expire()
+ *   bytes 13-18  staleUntil  uint48 BE (ms)
+ *   bytes 19-21  loadMs      uint24 BE (ms, capped at 4.6 h) — the loader's duration, for XFetch
+ *   bytes 22-    msgpack body
  *
  * A fixed header lets Lua scripts read and rewrite the timestamps with `struct` without
- * decoding the value, and lets the hot path read them with three DataView loads.
+ * decoding the value. 48-bit milliseconds last until the year 10889; the header is 22 bytes
+ * and an untagged value carries no array wrapper, so an entry is the raw msgpack value + 22 B.
  */
-export const MAGIC = 0xd7
-export const HEADER_BYTES = 29
+export const MAGIC = 0xd8
+export const MAGIC_TAGGED = 0xd9
+export const HEADER_BYTES = 22
+const MAX_U48 = 2 ** 48 - 1
+const MAX_U24 = 2 ** 24 - 1
 
 export interface Entry<T = unknown> {
   value: T
@@ -40,31 +45,40 @@ const EMPTY_TAGS: readonly string[] = Object.freeze([])
 const packr = new Packr({ useRecords: false, moreTypes: true, mapsAsObjects: true })
 
 export function encodeEntry(key: string, entry: Entry): Buffer {
+  const tagged = entry.tags.length > 0
   let body: Buffer
   try {
-    body = packr.pack(entry.tags.length === 0 ? [entry.value] : [entry.value, entry.tags])
+    body = packr.pack(tagged ? [entry.value, entry.tags] : entry.value)
   } catch (cause) {
     throw new SerializationError(key, cause)
   }
   const out = Buffer.allocUnsafe(HEADER_BYTES + body.length)
-  out[0] = MAGIC
-  out.writeDoubleBE(entry.createdAt, 1)
-  out.writeDoubleBE(entry.freshUntil, 9)
-  out.writeDoubleBE(entry.staleUntil, 17)
-  out.writeUInt32BE(Math.min(0xffffffff, Math.max(0, Math.round(entry.loadMs))), 25)
+  out[0] = tagged ? MAGIC_TAGGED : MAGIC
+  out.writeUIntBE(u48(entry.createdAt), 1, 6)
+  out.writeUIntBE(u48(entry.freshUntil), 7, 6)
+  out.writeUIntBE(u48(entry.staleUntil), 13, 6)
+  out.writeUIntBE(Math.min(MAX_U24, Math.max(0, Math.round(entry.loadMs))), 19, 3)
   body.copy(out, HEADER_BYTES)
   return out
 }
 
+function u48(ms: number): number {
+  return Math.min(MAX_U48, Math.max(0, Math.round(ms)))
+}
+
+/** Whether bytes carry our header (either MAGIC): what the stores' Lua and memory twins check. */
+export function isEnvelope(b: Uint8Array): boolean {
+  return b.length > HEADER_BYTES && (b[0] === MAGIC || b[0] === MAGIC_TAGGED)
+}
+
 /** Decode bytes from a store. Throws DecodeError for anything that is not a valid envelope. */
 export function decodeEntry<T = unknown>(key: string, bytes: Buffer): Entry<T> {
-  if (bytes.length <= HEADER_BYTES || bytes[0] !== MAGIC) throw new DecodeError(key, 'bad header')
-  const createdAt = bytes.readDoubleBE(1)
-  const freshUntil = bytes.readDoubleBE(9)
-  const staleUntil = bytes.readDoubleBE(17)
-  if (!(createdAt > 0 && freshUntil >= 0 && staleUntil >= freshUntil - 1 && Number.isFinite(staleUntil))) {
-    throw new DecodeError(key, 'bad timestamps')
-  }
+  if (!isEnvelope(bytes))
+    throw new DecodeError(key, bytes[0] === 0xd7 ? 'older envelope format' : 'bad header')
+  const createdAt = bytes.readUIntBE(1, 6)
+  const freshUntil = bytes.readUIntBE(7, 6)
+  const staleUntil = bytes.readUIntBE(13, 6)
+  if (!(createdAt > 0 && staleUntil >= freshUntil - 1)) throw new DecodeError(key, 'bad timestamps')
   let body: unknown
   const raw = bytes.subarray(HEADER_BYTES)
   if (!safeToUnpack(raw)) throw new DecodeError(key, 'declared lengths exceed the bytes present')
@@ -73,19 +87,21 @@ export function decodeEntry<T = unknown>(key: string, bytes: Buffer): Entry<T> {
   } catch (cause) {
     throw new DecodeError(key, 'undecodable body', cause)
   }
-  if (!Array.isArray(body) || body.length < 1 || body.length > 2) throw new DecodeError(key, 'bad body shape')
+  let value = body
   let tags = EMPTY_TAGS
-  if (body.length === 2) {
+  if (bytes[0] === MAGIC_TAGGED) {
+    if (!Array.isArray(body) || body.length !== 2) throw new DecodeError(key, 'bad body shape')
     const t = body[1]
     if (!Array.isArray(t) || !t.every((x) => typeof x === 'string')) throw new DecodeError(key, 'bad tags')
+    value = body[0]
     tags = t
   }
   return {
-    value: body[0] as T,
+    value: value as T,
     createdAt,
     freshUntil,
     staleUntil,
-    loadMs: bytes.readUInt32BE(25),
+    loadMs: bytes.readUIntBE(19, 3),
     tags,
     size: bytes.length,
   }

@@ -1,5 +1,5 @@
 import { LRUCache } from 'lru-cache'
-import { HEADER_BYTES, MAGIC } from '../entry/envelope'
+import { isEnvelope } from '../entry/envelope'
 import type { LeaseResult, Store, WriteResult } from './store'
 
 /** The embedded default: one process, no Redis. Same semantics as RedisStore, including locks. */
@@ -35,8 +35,8 @@ export class MemoryStore implements Store {
     if (
       cur !== undefined &&
       isEnvelope(cur) &&
-      cur.readDoubleBE(1) > seenCreatedAt &&
-      cur.readDoubleBE(9) > now
+      cur.readUIntBE(1, 6) > seenCreatedAt &&
+      cur.readUIntBE(7, 6) > now
     ) {
       return Buffer.from(cur)
     }
@@ -74,7 +74,7 @@ export class MemoryStore implements Store {
       backoffUntil > Date.now() &&
       cur !== undefined &&
       isEnvelope(cur) &&
-      cur.readDoubleBE(1) === readCreatedAt
+      cur.readUIntBE(1, 6) === Math.round(readCreatedAt)
     ) {
       this.#locks.set(leaseKey, { token: 'backoff', until: backoffUntil })
     }
@@ -147,7 +147,7 @@ export class MemoryStore implements Store {
   /** In place: the remaining TTL survives, as SETRANGE keeps it in Redis. */
   #rewriteFreshUntil(key: string, cur: Buffer, freshUntil: number): void {
     const copy = Buffer.from(cur)
-    copy.writeDoubleBE(freshUntil, 9)
+    copy.writeUIntBE(Math.max(0, Math.round(freshUntil)), 7, 6)
     this.#data.set(key, copy, { ttl: Math.max(1, this.#data.getRemainingTTL(key)) })
   }
 
@@ -188,10 +188,6 @@ export function globToRegExp(glob: string): RegExp {
     } else re += escapeRe(c)
   }
   return new RegExp(`${re}$`)
-}
-
-function isEnvelope(b: Buffer): boolean {
-  return b.length > HEADER_BYTES && b[0] === MAGIC
 }
 
 function escapeRe(c: string): string {

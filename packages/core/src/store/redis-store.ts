@@ -1,4 +1,3 @@
-import { MAGIC } from '../entry/envelope'
 import type { Client, NodeConnection } from './client'
 import {
   EXTEND_LOCK,
@@ -96,7 +95,7 @@ export class RedisStore implements Store {
       [key, leaseKey],
       [
         token,
-        readCreatedAt > 0 ? headerPrefix(readCreatedAt) : '',
+        readCreatedAt > 0 ? uint48(readCreatedAt) : '',
         ms(Math.max(0, backoffUntil - Date.now())),
       ],
     )
@@ -196,10 +195,9 @@ function ms(n: number): number {
   return Math.max(1, Math.round(n))
 }
 
-/** MAGIC + createdAt: the first 9 bytes of an envelope, which identify the entry a load read. */
-function headerPrefix(createdAt: number): Buffer {
-  const b = Buffer.allocUnsafe(9)
-  b[0] = MAGIC
-  b.writeDoubleBE(createdAt, 1)
+/** A header timestamp as the envelope stores it (entry/envelope.ts): 6 bytes, big-endian. */
+function uint48(ms: number): Buffer {
+  const b = Buffer.allocUnsafe(6)
+  b.writeUIntBE(Math.min(2 ** 48 - 1, Math.max(0, Math.round(ms))), 0, 6)
   return b
 }

@@ -36,7 +36,8 @@ export class LuaScript implements ScriptSource {
  * script that changes the entry, so a load that began before the invalidation finds its lease
  * gone and its write is refused. No clock of any process is compared with another's.
  *
- * Envelope header: byte 1 MAGIC 0xD7 (215), bytes 2-9 createdAt, 10-17 freshUntil (Lua is 1-based).
+ * Envelope header (entry/envelope.ts; Lua is 1-based): byte 1 MAGIC 0xD8 (216) or 0xD9 (217, tagged),
+ * bytes 2-7 createdAt, 8-13 freshUntil, 14-19 staleUntil: uint48 big-endian milliseconds.
  */
 
 /** Read-or-lock: one round trip that either finds a newer fresh entry or takes the lease. */
@@ -49,8 +50,10 @@ export const LOCK_OR_READ = new LuaScript(`
 -- Returns the entry's bytes when a fresh entry newer than the caller's is there (no lease
 -- taken), else 1 (lease taken) or 0 (another holder has it).
 local cur = redis.call('GET', KEYS[1])
-if cur and #cur > 29 and string.byte(cur, 1) == 215 then
-  if struct.unpack('>d', cur, 2) > tonumber(ARGV[3]) and struct.unpack('>d', cur, 10) > tonumber(ARGV[4]) then
+if cur and #cur > 22 then
+  local m = string.byte(cur, 1)
+  if (m == 216 or m == 217) and struct.unpack('>I6', cur, 2) > tonumber(ARGV[3])
+      and struct.unpack('>I6', cur, 8) > tonumber(ARGV[4]) then
     return cur
   end
 end
@@ -83,12 +86,14 @@ return 1
  */
 export const FAIL_LOADED = new LuaScript(`
 -- KEYS[1] entry key; KEYS[2] its lease key
--- ARGV[1] the holder's token; ARGV[2] MAGIC + createdAt (9 bytes) of the entry the load read, or ''
+-- ARGV[1] the holder's token; ARGV[2] createdAt (6 bytes uint48 BE) of the entry the load read, or ''
 -- ARGV[3] backoff in ms (0: none)
 -- Only while no invalidation ran (lease intact) and the entry is still the one the load read.
 -- Any invalidation deletes the backoff like any lease.
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
-if ARGV[2] == '' or tonumber(ARGV[3]) <= 0 or redis.call('GETRANGE', KEYS[1], 0, 8) ~= ARGV[2] then
+local head = ARGV[2] ~= '' and redis.call('GETRANGE', KEYS[1], 0, 6) or ''
+local m = string.byte(head, 1)
+if tonumber(ARGV[3]) <= 0 or not (m == 216 or m == 217) or string.sub(head, 2) ~= ARGV[2] then
   redis.call('DEL', KEYS[2])
   return 1
 end
@@ -115,9 +120,12 @@ for i = 1, #KEYS, 2 do
   redis.call('DEL', KEYS[i + 1])
   if ARGV[1] == 'del' then
     n = n + redis.call('UNLINK', KEYS[i])
-  elseif redis.call('GETRANGE', KEYS[i], 0, 0) == '\\215' then
-    redis.call('SETRANGE', KEYS[i], 9, string.rep('\\0', 8))
-    n = n + 1
+  else
+    local m = string.byte(redis.call('GETRANGE', KEYS[i], 0, 0))
+    if m == 216 or m == 217 then
+      redis.call('SETRANGE', KEYS[i], 7, string.rep('\\0', 6))
+      n = n + 1
+    end
   end
 end
 return n
