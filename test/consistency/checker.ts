@@ -403,6 +403,11 @@ export function formatViolation(v: Violation, ops: readonly Op[], t0: number): s
     `  ${key} from ${fmt(from, t0)} to ${fmt(r.end, t0)} (${near.length} ops${near.length > 40 ? ', last 40' : ''}):`,
     ...near.slice(-40).map((o) => `    ${describeOp(o, t0)}`),
   ]
+  if (x.type === 'tags' && ops.some((o) => o.type === 'clear' && o.start < r.end && o.end > r.start)) {
+    lines.push(
+      '  hint: a clear() ran during the read (tag times deleted before the entries: clear-tag-times.test.ts)',
+    )
+  }
   if (x.type === 'expire' && failed) {
     lines.push(
       '  hint: a load of the key failed in between (stale-if-error backoff made the old entry fresh?)',
