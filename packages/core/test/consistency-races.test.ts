@@ -107,8 +107,10 @@ async function inFlightRace(a: Cache, b: Cache, how: Invalidation): Promise<numb
     await sleep(300)
     return v
   }
+  const leased = new Promise<void>((resolve) => a.once('lock:acquired', () => resolve()))
   const slow = a.getOrSet(key, loader, { tags: ['t'] })
-  await sleep(50)
+  await leased // A's load holds its lease (a fixed sleep was too short on a busy machine)
+  await sleep(20)
   const v2 = db.write(key)
   await invalidate(b, how, key, v2)
   expect(await slow).toBe(1) // the caller already waiting gets the load it waited for
