@@ -1,4 +1,13 @@
-import { sharedCluster, sharedRedis, sleep, uniqueKey, uniquePrefix, waitUntil } from '@herdless/test-utils'
+import {
+  type RedisServer,
+  sharedCluster,
+  sharedRedis,
+  sleep,
+  startRedis,
+  uniqueKey,
+  uniquePrefix,
+  waitUntil,
+} from '@herdless/test-utils'
 import { createClient, createCluster } from 'redis'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { type Cache, type CacheOptions, createCache, isCacheError, TopologyMonitor } from '../src/index'
@@ -144,6 +153,58 @@ describe.each<Backend>(['standalone', 'cluster'])('node-redis 5 %s', (backend) =
     // The owner answers for the key without a redirect: GET on its own connection succeeds.
     const node = seam.primaries().find((p) => p.address === owner)
     expect(await node?.text(['GET', key]).catch((e: Error) => e.message)).not.toMatch(/MOVED/)
+  })
+})
+
+describe('node-redis 5 with Redis stopped mid-run', () => {
+  let server: RedisServer | undefined
+  afterAll(async () => {
+    await server?.stop()
+  })
+
+  it('answers every call from the loader (fail-open, coded errors), and uses Redis again after a restart', async () => {
+    server = await startRedis()
+    const c = createClient({ url: server.url })
+    c.on('error', () => {})
+    await c.connect()
+    const codes: string[] = []
+    const cache = createCache({
+      redis: c,
+      prefix: uniquePrefix(),
+      breaker: { threshold: 5, cooldown: '300ms' },
+    })
+    cache.on('error', (e) => codes.push(e.error.code))
+    try {
+      const key = uniqueKey('down')
+      expect(await cache.getOrSet(key, () => 'warm')).toBe('warm')
+      await server.kill()
+      const got = await Promise.allSettled(
+        Array.from({ length: 20 }, (_, i) => cache.getOrSet(uniqueKey('d'), () => i)),
+      )
+      expect(got.every((r, i) => r.status === 'fulfilled' && r.value === i)).toBe(true)
+      expect(codes.length).toBeGreaterThan(0)
+      expect(
+        codes.every((x) => ['E_STORE_TIMEOUT', 'E_STORE_UNAVAILABLE', 'E_CIRCUIT_OPEN'].includes(x)),
+      ).toBe(true)
+      const strict = await cache
+        .getOrSet(uniqueKey('s'), () => 1, { failOpen: false })
+        .catch((e: unknown) => e)
+      expect(isCacheError(strict, 'E_STORE_UNAVAILABLE')).toBe(true)
+
+      await server.restart()
+      const probe = uniqueKey('back')
+      await waitUntil(
+        'the cache to use Redis again',
+        async () => {
+          await cache.set(probe, 'stored')
+          return (await cache.get(probe)) === 'stored' || 'not yet'
+        },
+        { timeoutMs: 15_000, intervalMs: 200 },
+      )
+    } finally {
+      await cache.close()
+      await c.close().catch(() => c.destroy())
+    }
   })
 })
 
