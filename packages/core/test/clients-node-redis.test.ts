@@ -234,21 +234,26 @@ describe('topology monitor on node-redis 5', () => {
     }
   })
 
-  it('reports a standalone server as one primary covering every slot', async () => {
-    const c = await connect('standalone')
-    const monitor = new TopologyMonitor(c, { pollInterval: '1h' })
-    try {
-      const snap = await monitor.refresh()
-      expect(snap?.mode).toBe('standalone')
-      expect(snap?.state).toBe('ok')
-      expect(snap?.nodes[0]?.address).toBe(`${sharedRedis().host}:${sharedRedis().port}`)
-      expect(snap?.nodes[0]?.slots).toEqual([[0, 16_383]])
-      expect(snap?.nodes[0]?.usedMemory).toBeGreaterThan(0)
-    } finally {
-      await monitor.stop()
-      await c.close()
-    }
-  })
+  it.each([2, 3] as const)(
+    'reports a standalone server as one primary covering every slot (RESP%i)',
+    async (resp) => {
+      const c = createClient({ url: sharedRedis().url, RESP: resp })
+      c.on('error', () => {})
+      await c.connect()
+      const monitor = new TopologyMonitor(c, { pollInterval: '1h' })
+      try {
+        const snap = await monitor.refresh()
+        expect(snap?.mode).toBe('standalone')
+        expect(snap?.state).toBe('ok')
+        expect(snap?.nodes[0]?.address).toBe(`${sharedRedis().host}:${sharedRedis().port}`)
+        expect(snap?.nodes[0]?.slots).toEqual([[0, 16_383]])
+        expect(snap?.nodes[0]?.usedMemory).toBeGreaterThan(0)
+      } finally {
+        await monitor.stop()
+        await c.close()
+      }
+    },
+  )
 })
 
 describe('node-redis clients Herdless cannot use', () => {
