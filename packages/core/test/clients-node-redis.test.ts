@@ -208,6 +208,42 @@ describe('node-redis 5 with Redis stopped mid-run', () => {
   })
 })
 
+describe('node-redis 5 after SCRIPT FLUSH', () => {
+  it('falls back from EVALSHA to EVAL (NOSCRIPT) and keeps the lease protocol working', async () => {
+    const own = await startRedis()
+    const [c1, c2] = [createClient({ url: own.url }), createClient({ url: own.url })]
+    for (const c of [c1, c2]) c.on('error', () => {})
+    await Promise.all([c1.connect(), c2.connect()])
+    const prefix = uniquePrefix()
+    const errors: unknown[] = []
+    const [a, b] = [createCache({ redis: c1, prefix }), createCache({ redis: c2, prefix })]
+    for (const x of [a, b]) x.on('error', (e) => errors.push(e.error))
+    try {
+      await a.set(uniqueKey('warm'), 1) // scripts loaded and used once
+      await c1.sendCommand(['SCRIPT', 'FLUSH'])
+      const key = uniqueKey('flushed')
+      let calls = 0
+      const loader = async () => {
+        calls++
+        await sleep(100)
+        return 'v'
+      }
+      const got = await Promise.all(
+        Array.from({ length: 40 }, (_, i) => (i % 2 ? a : b).getOrSet(key, loader)),
+      )
+      expect(got.every((v) => v === 'v')).toBe(true)
+      expect(calls).toBe(1)
+      const stats = String(await c1.sendCommand(['INFO', 'commandstats']))
+      expect(stats).toMatch(/cmdstat_eval:calls=[1-9]/) // the fallback really ran
+      expect(errors).toEqual([])
+    } finally {
+      await Promise.all([a.close(), b.close()])
+      await Promise.all([c1.close(), c2.close()])
+      await own.stop()
+    }
+  })
+})
+
 describe('topology monitor on node-redis 5', () => {
   it('reports the 3+3 cluster: every primary with its slots and memory, state ok', async () => {
     const c = await connect('cluster')
