@@ -33,6 +33,25 @@ describe('node-redis 5 createClient', () => {
   })
 })
 
+describe('node-redis 5 createClient with RESP3', () => {
+  let client: NodeRedis
+  beforeAll(async () => {
+    client = createClient({ url: sharedRedis().url, RESP: 3 }) as unknown as NodeRedis
+    client.on('error', () => {})
+    await client.connect()
+  })
+  afterAll(async () => {
+    await client.close()
+  })
+  cacheContract({
+    name: 'node-redis 5 standalone, RESP3',
+    options: () => ({ redis: client, redisTimeout: '2s' }),
+    async writeRaw(key, bytes) {
+      await client.set(key, bytes)
+    },
+  })
+})
+
 describe('node-redis 5 createCluster', () => {
   let cluster: NodeRedisCluster
   beforeAll(async () => {

@@ -1,4 +1,13 @@
-import { sharedCluster, sharedRedis, sleep, uniqueKey, uniquePrefix, waitUntil } from '@herdless/test-utils'
+import {
+  type RedisServer,
+  sharedCluster,
+  sharedRedis,
+  sleep,
+  startRedis,
+  uniqueKey,
+  uniquePrefix,
+  waitUntil,
+} from '@herdless/test-utils'
 import { createClient, createCluster } from 'redis'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { type Cache, type CacheOptions, createCache, isCacheError, TopologyMonitor } from '../src/index'
@@ -147,6 +156,94 @@ describe.each<Backend>(['standalone', 'cluster'])('node-redis 5 %s', (backend) =
   })
 })
 
+describe('node-redis 5 with Redis stopped mid-run', () => {
+  let server: RedisServer | undefined
+  afterAll(async () => {
+    await server?.stop()
+  })
+
+  it('answers every call from the loader (fail-open, coded errors), and uses Redis again after a restart', async () => {
+    server = await startRedis()
+    const c = createClient({ url: server.url })
+    c.on('error', () => {})
+    await c.connect()
+    const codes: string[] = []
+    const cache = createCache({
+      redis: c,
+      prefix: uniquePrefix(),
+      breaker: { threshold: 5, cooldown: '300ms' },
+    })
+    cache.on('error', (e) => codes.push(e.error.code))
+    try {
+      const key = uniqueKey('down')
+      expect(await cache.getOrSet(key, () => 'warm')).toBe('warm')
+      await server.kill()
+      const got = await Promise.allSettled(
+        Array.from({ length: 20 }, (_, i) => cache.getOrSet(uniqueKey('d'), () => i)),
+      )
+      expect(got.every((r, i) => r.status === 'fulfilled' && r.value === i)).toBe(true)
+      expect(codes.length).toBeGreaterThan(0)
+      expect(
+        codes.every((x) => ['E_STORE_TIMEOUT', 'E_STORE_UNAVAILABLE', 'E_CIRCUIT_OPEN'].includes(x)),
+      ).toBe(true)
+      const strict = await cache
+        .getOrSet(uniqueKey('s'), () => 1, { failOpen: false })
+        .catch((e: unknown) => e)
+      expect(isCacheError(strict, 'E_STORE_UNAVAILABLE')).toBe(true)
+
+      await server.restart()
+      const probe = uniqueKey('back')
+      await waitUntil(
+        'the cache to use Redis again',
+        async () => {
+          await cache.set(probe, 'stored')
+          return (await cache.get(probe)) === 'stored' || 'not yet'
+        },
+        { timeoutMs: 15_000, intervalMs: 200 },
+      )
+    } finally {
+      await cache.close()
+      await c.close().catch(() => c.destroy())
+    }
+  })
+})
+
+describe('node-redis 5 after SCRIPT FLUSH', () => {
+  it('falls back from EVALSHA to EVAL (NOSCRIPT) and keeps the lease protocol working', async () => {
+    const own = await startRedis()
+    const [c1, c2] = [createClient({ url: own.url }), createClient({ url: own.url })]
+    for (const c of [c1, c2]) c.on('error', () => {})
+    await Promise.all([c1.connect(), c2.connect()])
+    const prefix = uniquePrefix()
+    const errors: unknown[] = []
+    const [a, b] = [createCache({ redis: c1, prefix }), createCache({ redis: c2, prefix })]
+    for (const x of [a, b]) x.on('error', (e) => errors.push(e.error))
+    try {
+      await a.set(uniqueKey('warm'), 1) // scripts loaded and used once
+      await c1.sendCommand(['SCRIPT', 'FLUSH'])
+      const key = uniqueKey('flushed')
+      let calls = 0
+      const loader = async () => {
+        calls++
+        await sleep(100)
+        return 'v'
+      }
+      const got = await Promise.all(
+        Array.from({ length: 40 }, (_, i) => (i % 2 ? a : b).getOrSet(key, loader)),
+      )
+      expect(got.every((v) => v === 'v')).toBe(true)
+      expect(calls).toBe(1)
+      const stats = String(await c1.sendCommand(['INFO', 'commandstats']))
+      expect(stats).toMatch(/cmdstat_eval:calls=[1-9]/) // the fallback really ran
+      expect(errors).toEqual([])
+    } finally {
+      await Promise.all([a.close(), b.close()])
+      await Promise.all([c1.close(), c2.close()])
+      await own.stop()
+    }
+  })
+})
+
 describe('topology monitor on node-redis 5', () => {
   it('reports the 3+3 cluster: every primary with its slots and memory, state ok', async () => {
     const c = await connect('cluster')
@@ -173,21 +270,26 @@ describe('topology monitor on node-redis 5', () => {
     }
   })
 
-  it('reports a standalone server as one primary covering every slot', async () => {
-    const c = await connect('standalone')
-    const monitor = new TopologyMonitor(c, { pollInterval: '1h' })
-    try {
-      const snap = await monitor.refresh()
-      expect(snap?.mode).toBe('standalone')
-      expect(snap?.state).toBe('ok')
-      expect(snap?.nodes[0]?.address).toBe(`${sharedRedis().host}:${sharedRedis().port}`)
-      expect(snap?.nodes[0]?.slots).toEqual([[0, 16_383]])
-      expect(snap?.nodes[0]?.usedMemory).toBeGreaterThan(0)
-    } finally {
-      await monitor.stop()
-      await c.close()
-    }
-  })
+  it.each([2, 3] as const)(
+    'reports a standalone server as one primary covering every slot (RESP%i)',
+    async (resp) => {
+      const c = createClient({ url: sharedRedis().url, RESP: resp })
+      c.on('error', () => {})
+      await c.connect()
+      const monitor = new TopologyMonitor(c, { pollInterval: '1h' })
+      try {
+        const snap = await monitor.refresh()
+        expect(snap?.mode).toBe('standalone')
+        expect(snap?.state).toBe('ok')
+        expect(snap?.nodes[0]?.address).toBe(`${sharedRedis().host}:${sharedRedis().port}`)
+        expect(snap?.nodes[0]?.slots).toEqual([[0, 16_383]])
+        expect(snap?.nodes[0]?.usedMemory).toBeGreaterThan(0)
+      } finally {
+        await monitor.stop()
+        await c.close()
+      }
+    },
+  )
 })
 
 describe('node-redis clients Herdless cannot use', () => {
