@@ -50,11 +50,17 @@ const server = app.listen(Number(process.env.PORT ?? 3000), '127.0.0.1', () => {
   )
 })
 
-async function shutdown() {
-  server.close()
-  server.closeAllConnections()
-  await cache.close()
-  process.exit(0)
+// Ctrl-C under `pnpm ... start` reaches this process twice (from the terminal, then forwarded by
+// pnpm): a `once` handler would leave the second SIGINT to kill the process by signal, and pnpm
+// would report a failure. Every signal is handled; the first one closes, the others wait for it.
+let closing
+function shutdown() {
+  closing ??= (async () => {
+    server.close()
+    server.closeAllConnections()
+    await cache.close()
+    process.exit(0)
+  })()
 }
-process.once('SIGINT', shutdown)
-process.once('SIGTERM', shutdown)
+process.on('SIGINT', shutdown)
+process.on('SIGTERM', shutdown)

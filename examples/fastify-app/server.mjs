@@ -42,9 +42,12 @@ const address = await app.listen({ port: Number(process.env.PORT ?? 3001), host:
 const store = redisUrl ? 'Redis' : 'embedded store'
 console.log(`fastify-app listening on ${address}/products (cache ${cacheOn ? `on, ${store}` : 'off'})`)
 
-async function shutdown() {
-  await app.close()
-  process.exit(0)
+// Ctrl-C under `pnpm ... start` reaches this process twice (from the terminal, then forwarded by
+// pnpm): a `once` handler would leave the second SIGINT to kill the process by signal, and pnpm
+// would report a failure. Every signal is handled; the first one closes, the others wait for it.
+let closing
+function shutdown() {
+  closing ??= app.close().then(() => process.exit(0))
 }
-process.once('SIGINT', shutdown)
-process.once('SIGTERM', shutdown)
+process.on('SIGINT', shutdown)
+process.on('SIGTERM', shutdown)

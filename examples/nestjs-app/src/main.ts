@@ -6,9 +6,20 @@ import { ProductsService } from './products.service.js'
 const port = Number(process.env.PORT ?? 3000)
 
 const app = await NestFactory.create(AppModule, { logger: ['error', 'warn'] })
-app.enableShutdownHooks()
 await app.listen(port, '127.0.0.1')
-const base = `http://127.0.0.1:${port}`
+// Not app.enableShutdownHooks(): Nest re-raises the signal after closing, so the process ends "killed
+// by SIGINT" and `pnpm ... start` reports a failure. pnpm also forwards Ctrl-C a second time, so
+// every signal is handled and the first one closes (onModuleDestroy closes the cache) and exits 0.
+let closing: Promise<void> | undefined
+function shutdown(): void {
+  closing ??= app.close().then(() => process.exit(0))
+}
+process.on('SIGINT', shutdown)
+process.on('SIGTERM', shutdown)
+
+// PORT=0 picks any free port: read back the one the server got.
+const { port: listening } = app.getHttpServer().address() as { port: number }
+const base = `http://127.0.0.1:${listening}`
 console.log(
   `NestJS + Herdless on ${base} (${process.env.REDIS_URL ? `Redis ${process.env.REDIS_URL}` : 'embedded store'})`,
 )
@@ -42,3 +53,4 @@ Try:
   curl -i -X PUT -H 'content-type: application/json' -d '{"price":99}' ${base}/products/2/price
   curl -i ${base}/products              # how many times the "database" was read
 Ctrl+C closes the app and its Redis connections.`)
+

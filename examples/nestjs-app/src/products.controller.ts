@@ -1,7 +1,7 @@
 import type { ResponseCache } from '@herdless/core'
 import { CacheTTL, HttpCacheInterceptor, InjectResponseCache, NoCache } from '@herdless/nestjs'
 import { Body, Controller, Get, HttpCode, Param, ParseIntPipe, Put, UseInterceptors } from '@nestjs/common'
-import type { Product, ProductsService } from './products.service.js'
+import { type Product, ProductsService } from './products.service.js'
 
 /**
  * GET responses are cached whole by HttpCacheInterceptor (X-Cache: HIT/MISS/STALE, ETag, 304);

@@ -1,6 +1,7 @@
+import { countSlots } from '@herdless/core/tools'
 import type { ClusterMember, NodeSnapshot } from './collect'
 import { formatBytes, formatConfigBytes, formatRatio } from './format-values'
-import { countSlots, infoNumber } from './redis-replies'
+import { infoValue } from './nodes'
 import type { DoctorThresholds, Finding } from './types'
 
 /** The limits `herdless doctor` judges against; see DoctorThresholds for why each one. */
@@ -40,7 +41,7 @@ function skipped(id: Finding['id'], node: string, expected: string, reason: stri
 /** 75% of the host's RAM split between the audited nodes on it, in whole MB; 1gb when unknown. */
 function suggestedMaxmemory(snapshot: NodeSnapshot, nodesOnHost: number): string {
   const info = snapshot.info.ok ? snapshot.info.value : null
-  const total = infoNumber(info, 'total_system_memory')
+  const total = infoValue(info, 'total_system_memory')
   if (total === null || total <= 0) return '1gb'
   return formatConfigBytes((total * 0.75) / Math.max(1, nodesOnHost))
 }
@@ -75,7 +76,8 @@ export function checkNode(snapshot: NodeSnapshot, context: NodeCheckContext): Fi
 
 /** INFO memory carries maxmemory and the policy too, so a denied CONFIG GET does not blind these two. */
 function readSetting(snapshot: NodeSnapshot, infoName: string, configName: 'maxmemory' | 'maxmemory-policy') {
-  if (snapshot.info.ok && snapshot.info.value[infoName] !== undefined) return snapshot.info.value[infoName]
+  const fromInfo = snapshot.info.ok ? snapshot.info.value.get(infoName) : undefined
+  if (fromInfo !== undefined) return fromInfo
   if (snapshot.config.ok && snapshot.config.value[configName] !== undefined)
     return snapshot.config.value[configName]
   return undefined
@@ -100,11 +102,13 @@ function checkMaxmemory(snapshot: NodeSnapshot, context: NodeCheckContext): Find
       severity: 'fail',
       node,
       measured: '0 (no limit)',
+      values: { maxmemory: 0 },
       expected,
       ...configFix('maxmemory', suggestedMaxmemory(snapshot, context.nodesOnHost)),
     }
   }
-  return { id: 'maxmemory', severity: 'ok', node, measured: formatBytes(value), expected, ...NO_FIX }
+  const values = { maxmemory: value }
+  return { id: 'maxmemory', severity: 'ok', node, measured: formatBytes(value), values, expected, ...NO_FIX }
 }
 
 function checkPolicy(snapshot: NodeSnapshot): Finding {
@@ -146,11 +150,21 @@ function checkSamples(snapshot: NodeSnapshot, thresholds: DoctorThresholds): Fin
       severity: 'warn',
       node,
       measured: String(value),
+      values: { samples: value },
       expected,
       ...configFix('maxmemory-samples', String(min)),
     }
   }
-  return { id: 'maxmemory-samples', severity: 'ok', node, measured: String(value), expected, ...NO_FIX }
+  const values = { samples: value }
+  return {
+    id: 'maxmemory-samples',
+    severity: 'ok',
+    node,
+    measured: String(value),
+    values,
+    expected,
+    ...NO_FIX,
+  }
 }
 
 function checkMemoryUsage(snapshot: NodeSnapshot, thresholds: DoctorThresholds): Finding {
@@ -158,15 +172,16 @@ function checkMemoryUsage(snapshot: NodeSnapshot, thresholds: DoctorThresholds):
   const expected = `<= ${thresholds.memoryWarnRatio} (fail > ${thresholds.memoryFailRatio})`
   if (!snapshot.info.ok)
     return skipped('memory-usage', node, expected, `INFO failed: ${snapshot.info.reason}`)
-  const used = infoNumber(snapshot.info.value, 'used_memory')
-  const max = infoNumber(snapshot.info.value, 'maxmemory')
+  const used = infoValue(snapshot.info.value, 'used_memory')
+  const max = infoValue(snapshot.info.value, 'maxmemory')
   if (used === null || max === null)
     return skipped('memory-usage', node, expected, 'not reported by this server')
   if (max === 0) return skipped('memory-usage', node, expected, 'maxmemory is 0, so there is no ratio')
   const ratio = used / max
   const measured = `${formatRatio(ratio)} (${formatBytes(used)} of ${formatBytes(max)})`
+  const values = { usedMemory: used, maxmemory: max, ratio }
   if (ratio <= thresholds.memoryWarnRatio) {
-    return { id: 'memory-usage', severity: 'ok', node, measured, expected, ...NO_FIX }
+    return { id: 'memory-usage', severity: 'ok', node, measured, values, expected, ...NO_FIX }
   }
   // Aim so the data sits at half the warn ratio after the change.
   const target = formatConfigBytes(used / (thresholds.memoryWarnRatio * 0.8))
@@ -175,6 +190,7 @@ function checkMemoryUsage(snapshot: NodeSnapshot, thresholds: DoctorThresholds):
     severity: ratio > thresholds.memoryFailRatio ? 'fail' : 'warn',
     node,
     measured,
+    values,
     expected,
     fix: `maxmemory ${target} (or add shards: redis-cli --cluster add-node)`,
     fixCommand: `CONFIG SET maxmemory ${target}`,
@@ -186,11 +202,12 @@ function checkFragmentation(snapshot: NodeSnapshot, thresholds: DoctorThresholds
   const expected = `<= ${thresholds.fragmentationWarnRatio} or activedefrag yes`
   if (!snapshot.info.ok)
     return skipped('fragmentation', node, expected, `INFO failed: ${snapshot.info.reason}`)
-  const ratio = infoNumber(snapshot.info.value, 'mem_fragmentation_ratio')
-  const used = infoNumber(snapshot.info.value, 'used_memory')
+  const ratio = infoValue(snapshot.info.value, 'mem_fragmentation_ratio')
+  const used = infoValue(snapshot.info.value, 'used_memory')
   if (ratio === null || used === null)
     return skipped('fragmentation', node, expected, 'not reported by this server')
   const measured = formatRatio(ratio)
+  const values = { ratio, usedMemory: used }
   if (used < thresholds.fragmentationMinUsedMemory) {
     const floor = formatBytes(thresholds.fragmentationMinUsedMemory)
     return {
@@ -198,12 +215,13 @@ function checkFragmentation(snapshot: NodeSnapshot, thresholds: DoctorThresholds
       severity: 'ok',
       node,
       measured: `${measured} (not judged: used_memory ${formatBytes(used)} < ${floor})`,
+      values,
       expected,
       ...NO_FIX,
     }
   }
   if (ratio <= thresholds.fragmentationWarnRatio) {
-    return { id: 'fragmentation', severity: 'ok', node, measured, expected, ...NO_FIX }
+    return { id: 'fragmentation', severity: 'ok', node, measured, values, expected, ...NO_FIX }
   }
   if (!snapshot.config.ok) {
     return skipped(
@@ -219,6 +237,7 @@ function checkFragmentation(snapshot: NodeSnapshot, thresholds: DoctorThresholds
       severity: 'ok',
       node,
       measured: `${measured} (activedefrag yes)`,
+      values,
       expected,
       ...NO_FIX,
     }
@@ -228,6 +247,7 @@ function checkFragmentation(snapshot: NodeSnapshot, thresholds: DoctorThresholds
     severity: 'warn',
     node,
     measured,
+    values,
     expected,
     ...configFix('activedefrag', 'yes'),
   }
@@ -238,8 +258,8 @@ function checkMissRatio(snapshot: NodeSnapshot, thresholds: DoctorThresholds): F
   const expected = `misses/lookups <= ${thresholds.missRatioWarn}`
   if (!snapshot.info.ok)
     return skipped('keyspace-miss-ratio', node, expected, `INFO failed: ${snapshot.info.reason}`)
-  const hits = infoNumber(snapshot.info.value, 'keyspace_hits')
-  const misses = infoNumber(snapshot.info.value, 'keyspace_misses')
+  const hits = infoValue(snapshot.info.value, 'keyspace_hits')
+  const misses = infoValue(snapshot.info.value, 'keyspace_misses')
   if (hits === null || misses === null) {
     return skipped('keyspace-miss-ratio', node, expected, 'not reported by this server')
   }
@@ -250,17 +270,19 @@ function checkMissRatio(snapshot: NodeSnapshot, thresholds: DoctorThresholds): F
       severity: 'ok',
       node,
       measured: `not judged: ${lookups} lookups < ${thresholds.missRatioMinLookups}`,
+      values: { hits, misses },
       expected,
       ...NO_FIX,
     }
   }
   const ratio = misses / lookups
-  const evicted = infoNumber(snapshot.info.value, 'evicted_keys') ?? 0
+  const evicted = infoValue(snapshot.info.value, 'evicted_keys') ?? 0
   const measured = `${formatRatio(ratio)} (${misses} misses, ${hits} hits, ${evicted} evicted)`
+  const values = { ratio, hits, misses, evicted }
   if (ratio <= thresholds.missRatioWarn) {
-    return { id: 'keyspace-miss-ratio', severity: 'ok', node, measured, expected, ...NO_FIX }
+    return { id: 'keyspace-miss-ratio', severity: 'ok', node, measured, values, expected, ...NO_FIX }
   }
-  const max = infoNumber(snapshot.info.value, 'maxmemory') ?? 0
+  const max = infoValue(snapshot.info.value, 'maxmemory') ?? 0
   // Evictions mean the data does not fit; otherwise entries expire before they are read again.
   const fix =
     evicted > 0 && max > 0
@@ -269,7 +291,7 @@ function checkMissRatio(snapshot: NodeSnapshot, thresholds: DoctorThresholds): F
           fix: 'raise ttl / staleTtl for the keys that miss (a cache setting, not a server one)',
           fixCommand: null,
         }
-  return { id: 'keyspace-miss-ratio', severity: 'warn', node, measured, expected, ...fix }
+  return { id: 'keyspace-miss-ratio', severity: 'warn', node, measured, values, expected, ...fix }
 }
 
 /**
@@ -311,7 +333,7 @@ function checkNodeClusterState(snapshot: NodeSnapshot): Finding {
   if (clusterInfo === null) return skipped('cluster-state', node, expected, 'not a cluster audit')
   if (!clusterInfo.ok)
     return skipped('cluster-state', node, expected, `CLUSTER INFO failed: ${clusterInfo.reason}`)
-  const state = clusterInfo.value.cluster_state ?? 'unknown'
+  const state = clusterInfo.value.get('cluster_state') ?? 'unknown'
   if (state === 'ok')
     return { id: 'cluster-state', severity: 'ok', node, measured: state, expected, ...NO_FIX }
   return {
@@ -338,18 +360,20 @@ export function checkCluster(
   // Slot coverage: from CLUSTER INFO when the seed answers it, else by adding up CLUSTER NODES.
   const assigned = primaries.reduce((sum, m) => sum + countSlots(m.entry.slots), 0)
   const seedInfo = seed.clusterInfo?.ok ? seed.clusterInfo.value : null
-  const slotsOk = infoNumber(seedInfo, 'cluster_slots_ok')
-  const slotsAssigned = infoNumber(seedInfo, 'cluster_slots_assigned') ?? assigned
+  const slotsOk = infoValue(seedInfo, 'cluster_slots_ok')
+  const slotsAssigned = infoValue(seedInfo, 'cluster_slots_assigned') ?? assigned
   const covered = slotsOk ?? assigned
-  const failing = infoNumber(seedInfo, 'cluster_slots_fail') ?? 0
-  const pfailing = infoNumber(seedInfo, 'cluster_slots_pfail') ?? 0
+  const failing = infoValue(seedInfo, 'cluster_slots_fail') ?? 0
+  const pfailing = infoValue(seedInfo, 'cluster_slots_pfail') ?? 0
   const slotsMeasured = `${slotsAssigned} assigned, ${covered} ok, ${pfailing} pfail, ${failing} fail`
+  const values = { assigned: slotsAssigned, ok: covered, pfail: pfailing, fail: failing }
   findings.push(
     covered === CLUSTER_SLOTS && slotsAssigned === CLUSTER_SLOTS
       ? {
           id: 'cluster-slots',
           severity: 'ok',
           measured: slotsMeasured,
+          values,
           expected: `${CLUSTER_SLOTS} assigned and ok`,
           ...NO_FIX,
         }
@@ -357,6 +381,7 @@ export function checkCluster(
           id: 'cluster-slots',
           severity: 'fail',
           measured: slotsMeasured,
+          values,
           expected: `${CLUSTER_SLOTS} assigned and ok`,
           fix: `redis-cli --cluster fix ${seedAddr}`,
           fixCommand: null,
@@ -365,12 +390,13 @@ export function checkCluster(
 
   for (const primary of primaries) {
     const replicas = members.filter((m) => m.entry.primaryId === primary.entry.id)
-    const healthy = replicas.filter((m) => !m.entry.failing)
+    const healthy = replicas.filter((m) => !m.entry.failed)
     const node = primary.entry.addr
     const measured =
       replicas.length === 0
         ? 'no replica'
         : `${healthy.length} healthy of ${replicas.length} (${replicas.map((m) => m.entry.addr).join(', ')})`
+    const replicaValues = { replicas: replicas.length, healthy: healthy.length }
     findings.push(
       healthy.length > 0
         ? {
@@ -378,6 +404,7 @@ export function checkCluster(
             severity: 'ok',
             node,
             measured,
+            values: replicaValues,
             expected: '>= 1 healthy replica',
             ...NO_FIX,
           }
@@ -386,13 +413,14 @@ export function checkCluster(
             severity: 'fail',
             node,
             measured,
+            values: replicaValues,
             expected: '>= 1 healthy replica',
             fix: `redis-cli --cluster add-node <new-host:port> ${seedAddr} --cluster-slave --cluster-master-id ${primary.entry.id}`,
             fixCommand: `CLUSTER REPLICATE ${primary.entry.id} (on an empty node)`,
           },
     )
     if (healthy.length === 0) continue
-    const hostOf = (m: ClusterMember) => m.entry.hostname ?? m.entry.host
+    const hostOf = (m: ClusterMember) => m.entry.host
     const elsewhere = healthy.filter((m) => hostOf(m) !== hostOf(primary))
     findings.push(
       elsewhere.length > 0
@@ -423,13 +451,15 @@ export function checkCluster(
     const ratio = max / min
     const measured = `max/min ${formatRatio(ratio)} (${min}..${max} slots over ${primaries.length} primaries)`
     const expected = `max/min <= ${thresholds.slotBalanceWarnRatio}`
+    const values = { ratio, minSlots: min, maxSlots: max, primaries: primaries.length }
     findings.push(
       ratio <= thresholds.slotBalanceWarnRatio
-        ? { id: 'cluster-slot-balance', severity: 'ok', measured, expected, ...NO_FIX }
+        ? { id: 'cluster-slot-balance', severity: 'ok', measured, values, expected, ...NO_FIX }
         : {
             id: 'cluster-slot-balance',
             severity: 'warn',
             measured,
+            values,
             expected,
             fix: `redis-cli --cluster rebalance ${seedAddr}`,
             fixCommand: null,

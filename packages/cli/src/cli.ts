@@ -22,10 +22,12 @@ export const USAGE = `Usage: herdless <command> <redis-url> [options]
 Commands:
   doctor <redis-url>     audit a Redis / Redis Cluster deployment for cache use
   topology <redis-url>   list nodes, roles, slots, memory and replication
+  help                   show this help
 
 Options:
   --cluster              doctor: discover every node from the seed and audit each one
                          (topology detects a cluster by itself)
+  --strict               doctor: warnings fail the run too (exit 1), for CI gates
   --json                 print JSON instead of a table
   --timeout <ms>         connect and command timeout per node (default 5000)
   -h, --help             show this help
@@ -33,7 +35,7 @@ Options:
 
 <redis-url>: redis://[user:password@]host:port[/db], rediss://... for TLS, or host:port.
 
-Exit codes: 0 no fail finding (warnings allowed), 1 at least one fail finding,
+Exit codes: 0 no fail finding (warnings allowed unless --strict), 1 at least one fail finding,
             2 could not run (usage error, seed unreachable, authentication refused).
 `
 
@@ -61,16 +63,26 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
       return EXIT.ok
     }
     const [command, url, ...extra] = positionals
-    if (command === undefined) throw new UsageError('missing command: doctor or topology')
-    if (command !== 'doctor' && command !== 'topology') {
-      throw new UsageError(`unknown command "${command}": expected doctor or topology`)
+    if (command === 'help') {
+      io.stdout(USAGE)
+      return EXIT.ok
     }
+    if (command === undefined) throw new UsageError('missing command: doctor, topology or help')
+    if (command !== 'doctor' && command !== 'topology') {
+      throw new UsageError(`unknown command "${command}": expected doctor, topology or help`)
+    }
+    if (values.strict === true && command !== 'doctor')
+      throw new UsageError('--strict applies to doctor only')
     if (url === undefined) throw new UsageError(`missing <redis-url>: herdless ${command} redis://host:port`)
     if (extra.length > 0) throw new UsageError(`unexpected argument "${extra.join(' ')}"`)
     const timeoutMs = parseTimeout(values.timeout)
 
     if (command === 'doctor') {
-      const report = await runDoctor(url, { cluster: values.cluster === true, timeoutMs })
+      const report = await runDoctor(url, {
+        cluster: values.cluster === true,
+        strict: values.strict === true,
+        timeoutMs,
+      })
       io.stdout(values.json === true ? formatDoctorJson(report) : formatDoctorText(report))
       return report.exitCode === 0 ? EXIT.ok : EXIT.failed
     }
@@ -93,6 +105,7 @@ function parseCommandLine(argv: string[]) {
       strict: true,
       options: {
         cluster: { type: 'boolean' },
+        strict: { type: 'boolean' },
         json: { type: 'boolean' },
         timeout: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -100,8 +113,11 @@ function parseCommandLine(argv: string[]) {
       },
     })
   } catch (error) {
-    // parseArgs throws TypeError (ERR_PARSE_ARGS_*) with a readable message.
-    throw new UsageError(error instanceof Error ? error.message : String(error))
+    // parseArgs throws TypeError (ERR_PARSE_ARGS_*). Its unknown-option message goes on about
+    // passing '-- "--x"' as a positional (with an unbalanced quote); none of ours starts with '-'.
+    const message = error instanceof Error ? error.message : String(error)
+    const unknown = /^Unknown option '([^']+)'/.exec(message)
+    throw new UsageError(unknown ? `unknown option ${unknown[1]}` : message)
   }
 }
 

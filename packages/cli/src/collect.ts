@@ -4,9 +4,9 @@ import {
   type ClusterNodeEntry,
   formatAddr,
   type InfoFields,
-  parseClusterNodes,
   parseInfo,
-} from './redis-replies'
+  readClusterNodeEntries,
+} from './nodes'
 
 /** The CONFIG parameters the doctor reads. */
 export const CONFIG_NAMES = [
@@ -101,7 +101,7 @@ export async function snapshotRemote(
 }
 
 export async function readClusterNodes(client: Redis): Promise<Probe<ClusterNodeEntry[]>> {
-  return probe(async () => parseClusterNodes(String(await client.cluster('NODES'))))
+  return probe(async () => readClusterNodeEntries(String(await client.cluster('NODES'))))
 }
 
 /** A node as a cluster seed lists it, with what was read from it directly. */

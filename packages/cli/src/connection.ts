@@ -1,7 +1,7 @@
 import { isIP } from 'node:net'
 import { Redis, type RedisOptions } from 'ioredis'
 import { ConnectionError, UsageError } from './errors'
-import { formatAddr } from './redis-replies'
+import { formatAddr } from './nodes'
 
 export const DEFAULT_TIMEOUT_MS = 5000
 

@@ -27,10 +27,12 @@ export async function runDoctor(url: string, options: DoctorOptions = {}): Promi
 
   let findings: Finding[]
   let audited: NodeSnapshot[]
+  // What the server is, not what the flag said (null: INFO was denied, so the flag decides).
+  let clusterEnabled: boolean | null = null
   try {
     const wantCluster = options.cluster === true
     const seed = await snapshotNode(client, target.host, target.port, wantCluster)
-    const clusterEnabled = seed.info.ok ? seed.info.value.cluster_enabled === '1' : null
+    clusterEnabled = seed.info.ok ? seed.info.value.get('cluster_enabled') === '1' : null
     if (!wantCluster) {
       audited = [seed]
       findings = checkNode(seed, { thresholds, nodesOnHost: 1, cluster: false })
@@ -104,13 +106,17 @@ export async function runDoctor(url: string, options: DoctorOptions = {}): Promi
     )
     .map(({ finding }) => finding)
   const summary = summarize(sorted)
+  const mode = (clusterEnabled ?? options.cluster === true) ? 'cluster' : 'standalone'
+  const strict = options.strict === true
   return {
     target: redactUrl(url),
-    mode: options.cluster === true ? 'cluster' : 'standalone',
+    mode,
+    wholeCluster: mode === 'cluster' && options.cluster === true,
     nodes: audited.map((s) => s.addr),
     findings: sorted,
     summary,
-    exitCode: summary.fail > 0 ? 1 : 0,
+    strict,
+    exitCode: summary.fail > 0 || (strict && summary.warn > 0) ? 1 : 0,
   }
 }
 

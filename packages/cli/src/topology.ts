@@ -1,6 +1,7 @@
+import { countSlots } from '@herdless/core/tools'
 import { type NodeSnapshot, readClusterNodes, snapshotCluster, snapshotNode, snapshotRemote } from './collect'
 import { openConnection, parseRedisUrl, redactUrl } from './connection'
-import { countSlots, formatAddr, infoNumber, parseReplicaLines } from './redis-replies'
+import { formatAddr, infoValue, parseReplicaLines } from './nodes'
 import type { TopologyNode, TopologyOptions, TopologyReport } from './types'
 
 /**
@@ -15,17 +16,19 @@ export async function readTopology(url: string, options: TopologyOptions = {}): 
   try {
     // CLUSTER INFO on a standalone server just errors; it also detects a cluster when INFO is denied.
     const seed = await snapshotNode(client, target.host, target.port, true)
-    const isCluster = seed.info.ok ? seed.info.value.cluster_enabled === '1' : seed.clusterInfo?.ok === true
+    const isCluster = seed.info.ok
+      ? seed.info.value.get('cluster_enabled') === '1'
+      : seed.clusterInfo?.ok === true
     const entries = isCluster ? await readClusterNodes(client) : null
 
     if (entries === null || !entries.ok) {
-      const nodes = [nodeFromSnapshot(seed, seed.info.ok ? (seed.info.value.run_id ?? null) : null)]
+      const nodes = [nodeFromSnapshot(seed, seed.info.ok ? (seed.info.value.get('run_id') ?? null) : null)]
       if (entries !== null && !entries.ok) {
         const seedNode = nodes[0]
         if (seedNode !== undefined) seedNode.error = `CLUSTER NODES failed: ${entries.reason}`
       }
       if (seed.info.ok && !isCluster) {
-        const primaryOffset = infoNumber(seed.info.value, 'master_repl_offset')
+        const primaryOffset = infoValue(seed.info.value, 'master_repl_offset')
         const replicas = await Promise.all(
           parseReplicaLines(seed.info.value).map((line) =>
             snapshotRemote(target, line.host, line.port, false, open),
@@ -54,15 +57,17 @@ export async function readTopology(url: string, options: TopologyOptions = {}): 
     const byId = new Map(members.map((m) => [m.entry.id, m]))
     const nodes = members.map(({ entry, snapshot }) => {
       const node = nodeFromSnapshot(snapshot, entry.id)
-      node.role = entry.role
+      // A node the cluster flagged `fail` is not serving, whatever role it last had: after a
+      // failover the dead former primary still says `master` (with no slots) until it rejoins.
+      node.role = entry.failed ? 'failed' : entry.role
       node.flags = entry.flags.filter((f) => f !== 'myself' && f !== 'master' && f !== 'slave')
       node.slots = entry.slots
       node.slotCount = countSlots(entry.slots)
-      const primary = entry.primaryId === null ? undefined : byId.get(entry.primaryId)
-      node.primaryId = entry.primaryId
+      const primary = entry.primaryId === undefined ? undefined : byId.get(entry.primaryId)
+      node.primaryId = entry.primaryId ?? null
       node.primaryAddr = primary?.entry.addr ?? null
       if (primary !== undefined && node.replOffset !== null && primary.snapshot.info.ok) {
-        const primaryOffset = infoNumber(primary.snapshot.info.value, 'master_repl_offset')
+        const primaryOffset = infoValue(primary.snapshot.info.value, 'master_repl_offset')
         if (primaryOffset !== null) node.replLag = primaryOffset - node.replOffset
       }
       return node
@@ -71,7 +76,7 @@ export async function readTopology(url: string, options: TopologyOptions = {}): 
     return {
       target: redactUrl(url),
       mode: 'cluster',
-      clusterState: seedInfo?.cluster_state ?? null,
+      clusterState: seedInfo?.get('cluster_state') ?? null,
       slotsAssigned: nodes.filter((n) => n.role === 'primary').reduce((sum, n) => sum + n.slotCount, 0),
       nodes: orderNodes(nodes),
     }
@@ -82,12 +87,13 @@ export async function readTopology(url: string, options: TopologyOptions = {}): 
 
 function nodeFromSnapshot(snapshot: NodeSnapshot, id: string | null): TopologyNode {
   const info = snapshot.info.ok ? snapshot.info.value : null
-  const usedMemory = infoNumber(info, 'used_memory')
-  const maxmemory = infoNumber(info, 'maxmemory')
-  const role = info?.role === 'master' ? 'primary' : info?.role === 'slave' ? 'replica' : 'unknown'
-  const link = info?.master_link_status
-  const masterHost = info?.master_host
-  const masterPort = infoNumber(info, 'master_port')
+  const usedMemory = infoValue(info, 'used_memory')
+  const maxmemory = infoValue(info, 'maxmemory')
+  const role =
+    info?.get('role') === 'master' ? 'primary' : info?.get('role') === 'slave' ? 'replica' : 'unknown'
+  const link = info?.get('master_link_status')
+  const masterHost = info?.get('master_host')
+  const masterPort = infoValue(info, 'master_port')
   return {
     id,
     addr: snapshot.addr,
@@ -102,7 +108,7 @@ function nodeFromSnapshot(snapshot: NodeSnapshot, id: string | null): TopologyNo
     memoryRatio: usedMemory !== null && maxmemory !== null && maxmemory > 0 ? usedMemory / maxmemory : null,
     linkStatus: link === 'up' ? 'up' : link === 'down' ? 'down' : null,
     replOffset:
-      role === 'replica' ? infoNumber(info, 'slave_repl_offset') : infoNumber(info, 'master_repl_offset'),
+      role === 'replica' ? infoValue(info, 'slave_repl_offset') : infoValue(info, 'master_repl_offset'),
     replLag: null,
     error: snapshot.connectError ?? (snapshot.info.ok ? null : `INFO failed: ${snapshot.info.reason}`),
   }

@@ -27,6 +27,11 @@ export interface Finding {
   node?: string
   /** What the server reported, human-readable. `unknown` when skipped. */
   measured: string
+  /**
+   * The measured numbers themselves (bytes, ratios, counts), for scripts reading `--json`:
+   * e.g. `{ usedMemory: 104857600, maxmemory: 134217728, ratio: 0.78 }`. Absent when skipped.
+   */
+  values?: Record<string, number>
   /** What a cache deployment should have. */
   expected: string
   /** The redis.conf line (or the command) that fixes it; null when nothing needs to change. */
@@ -47,13 +52,21 @@ export interface SeveritySummary {
 export interface DoctorReport {
   /** The audited URL with any password replaced by `***`. */
   target: string
+  /** What the seed server is (its `cluster_enabled`), whatever `--cluster` said. */
   mode: 'standalone' | 'cluster'
+  /** A cluster audited node by node (`--cluster`); false when a cluster node was audited alone. */
+  wholeCluster: boolean
   /** Every node audited (`host:port`), seed first. */
   nodes: string[]
   /** Ordered fail, warn, skipped, ok; within a severity in the order checks ran. */
   findings: Finding[]
   summary: SeveritySummary
-  /** What `herdless doctor` exits with: 1 when any finding failed, else 0. Warnings never fail. */
+  /** `--strict`: warnings fail the run too. */
+  strict: boolean
+  /**
+   * What `herdless doctor` exits with: 1 when any finding failed (with `strict`, also any
+   * warning), else 0. Skipped checks never fail the run.
+   */
   exitCode: 0 | 1
 }
 
@@ -97,6 +110,8 @@ export interface ConnectOptions {
 export interface DoctorOptions extends ConnectOptions {
   /** Discover every node from the seed (CLUSTER NODES) and audit each one directly. @default false */
   cluster?: boolean
+  /** Warnings fail the run too (`exitCode` 1), for CI gates before a deployment. @default false */
+  strict?: boolean
   thresholds?: Partial<DoctorThresholds>
 }
 
@@ -109,7 +124,11 @@ export interface TopologyNode {
   /** The cluster node id (standalone: the server's `run_id`); null when unknown. */
   id: string | null
   addr: string
-  role: 'primary' | 'replica' | 'unknown'
+  /**
+   * `failed`: the cluster flagged the node `fail` (a majority of primaries agreed), e.g. a dead
+   * former primary after a failover; it serves nothing, whatever role it last announced.
+   */
+  role: 'primary' | 'replica' | 'failed' | 'unknown'
   /** For a replica: its primary's id and address. */
   primaryId: string | null
   primaryAddr: string | null

@@ -82,6 +82,41 @@ describe('the built herdless binary', () => {
     expect(help.stdout).toContain('Usage: herdless <command> <redis-url>')
   })
 
+  it('answers `help` like --help, and names an unknown option plainly', async () => {
+    const help = await herdless('help')
+    expect(help.code).toBe(0)
+    expect(help.stdout).toContain('Usage: herdless <command> <redis-url>')
+    const verbose = await herdless('doctor', good.url, '--verbose')
+    expect(verbose.code).toBe(2)
+    expect(verbose.stderr.split('\n')[0]).toBe('herdless: unknown option --verbose')
+  })
+
+  it('--strict fails on warnings alone; without it the same server passes', async () => {
+    const warnOnly = await startRedis({
+      args: ['--maxmemory', '100mb', '--maxmemory-policy', 'allkeys-lfu', '--maxmemory-samples', '5'],
+    })
+    try {
+      const plain = await herdless('doctor', warnOnly.url, '--json')
+      expect(plain.code).toBe(0)
+      const report = JSON.parse(plain.stdout) as DoctorReport
+      expect(report.summary).toMatchObject({ warn: 1, fail: 0 })
+      // Numbers as numbers in --json.
+      expect(report.findings.find((f) => f.id === 'maxmemory')?.values).toEqual({
+        maxmemory: 100 * 1024 * 1024,
+      })
+      const strict = await herdless('doctor', warnOnly.url, '--strict')
+      expect(strict.code).toBe(1)
+      expect(strict.stdout).toContain('warn    maxmemory-samples: warn on 1/1 node')
+    } finally {
+      await warnOnly.stop()
+    }
+  })
+
+  it('reports the mode the server is in, not the flag', async () => {
+    const { stdout } = await herdless('doctor', good.url, '--cluster')
+    expect(stdout.split('\n')[0]).toBe(`herdless doctor ${good.url} (standalone, 1 node)`)
+  })
+
   it('prints the topology table', async () => {
     const { code, stdout } = await herdless('topology', good.url)
     expect(code).toBe(0)

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest'
 import { checkCluster, checkNode, DEFAULT_THRESHOLDS } from '../src/checks'
 import type { ClusterMember, NodeSnapshot } from '../src/collect'
 import { parseRedisUrl, redactUrl } from '../src/index'
-import { parseClusterNodes, parseInfo } from '../src/redis-replies'
+import { parseInfo, readClusterNodeEntries } from '../src/nodes'
 
 const MB = 1024 * 1024
 
@@ -14,7 +14,7 @@ function snapshot(info: Record<string, string | number>, config: Record<string, 
     host: '10.0.0.1',
     port: 6379,
     connectError: null,
-    info: { ok: true, value: { maxmemory_policy: 'allkeys-lfu', ...fields } },
+    info: { ok: true, value: new Map(Object.entries({ maxmemory_policy: 'allkeys-lfu', ...fields })) },
     config: { ok: true, value: { 'maxmemory-samples': '10', activedefrag: 'no', ...config } },
     clusterInfo: null,
   }
@@ -99,7 +99,7 @@ eeee :0@0 handshake - 0 0 0 disconnected
 `
 
 function members(text: string): ClusterMember[] {
-  return parseClusterNodes(text).map((entry) => ({
+  return readClusterNodeEntries(text).map((entry) => ({
     entry,
     snapshot: { ...snapshot({ maxmemory: MB }), addr: entry.addr, host: entry.host, port: entry.port },
   }))
@@ -107,10 +107,25 @@ function members(text: string): ClusterMember[] {
 
 describe('cluster-wide checks', () => {
   it('parses CLUSTER NODES, ignoring handshake nodes and migration markers', () => {
-    const nodes = parseClusterNodes(NODES)
+    const nodes = readClusterNodeEntries(NODES)
     expect(nodes.map((n) => n.id)).toEqual(['aaaa', 'bbbb', 'cccc', 'dddd'])
     expect(nodes[1]?.slots).toEqual([[10000, 16383]])
     expect(nodes[2]).toMatchObject({ role: 'replica', primaryId: 'aaaa', addr: '10.0.0.2:7001' })
+    expect(nodes[0]).toMatchObject({ host: '10.0.0.1', port: 7000, myself: true })
+  })
+
+  it("counts only a `fail` replica as unhealthy: `fail?` is one node suspecting it (core's meaning)", () => {
+    const suspected = members(NODES.replace('slave bbbb 0 0 2 connected', 'slave,fail? bbbb 0 0 2 connected'))
+    const seed = suspected[0]?.snapshot
+    if (seed === undefined) throw new Error('no seed')
+    const replicas = checkCluster(suspected, seed, DEFAULT_THRESHOLDS).filter(
+      (f) => f.id === 'cluster-replicas',
+    )
+    expect(replicas.map((f) => f.severity)).toEqual(['ok', 'ok'])
+    expect(replicas.map((f) => f.values)).toEqual([
+      { replicas: 1, healthy: 1 },
+      { replicas: 1, healthy: 1 },
+    ])
   })
 
   it('warns on unbalanced slots and on a replica sharing its primary host', () => {
@@ -164,7 +179,7 @@ describe('URLs', () => {
   })
 
   it('parses INFO', () => {
-    expect(parseInfo('# Memory\r\nused_memory:123\r\n\r\nrole:master\r\n')).toEqual({
+    expect(Object.fromEntries(parseInfo('# Memory\r\nused_memory:123\r\n\r\nrole:master\r\n'))).toEqual({
       used_memory: '123',
       role: 'master',
     })

@@ -150,4 +150,31 @@ describe('doctor --cluster and topology on a 3-primary / 3-replica cluster', () 
     expect(after.nodes).toHaveLength(6)
     expect(after.nodes.find((n) => n.addr === replica.addr)?.error).toMatch(/ECONNREFUSED/)
   })
+
+  it('after a failover, lists the dead former primary as failed, not as a primary', async () => {
+    const seedAddr = seedUrl(cluster).replace('redis://', '')
+    const before = await readTopology(url, { timeoutMs: 1000 })
+    // A primary other than the seed whose replica is alive (the previous test killed one replica).
+    const primary = before.nodes.find(
+      (n) =>
+        n.role === 'primary' &&
+        n.addr !== seedAddr &&
+        before.nodes.some((r) => r.primaryId === n.id && r.role === 'replica' && r.error === null),
+    )
+    if (primary === undefined || primary.id === null) throw new Error('no primary with a live replica')
+    await cluster.killNode(primary.id)
+
+    let after: TopologyReport | undefined
+    for (let i = 0; i < 75; i++) {
+      after = await readTopology(url, { timeoutMs: 1000 })
+      const promoted = after.nodes.filter((n) => n.role === 'primary').length === 3
+      if (promoted && after.nodes.find((n) => n.addr === primary.addr)?.role === 'failed') break
+      await sleep(200)
+    }
+    if (after === undefined) throw new Error('no topology')
+    expect(after.nodes.find((n) => n.addr === primary.addr)).toMatchObject({ role: 'failed', slotCount: 0 })
+    expect(after.nodes.filter((n) => n.role === 'primary')).toHaveLength(3)
+    const { stdout } = await runCliCaptured(['topology', url, '--timeout', '1000'])
+    expect(stdout).toMatch(/3 primaries, \d+ replicas?, [12] failed/)
+  }, 30_000)
 })
