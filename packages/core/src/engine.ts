@@ -16,6 +16,7 @@ import { Epochs } from './fence'
 import type { L1Cache } from './l1/l1-cache'
 import { Lease, type LeaseHost } from './lock/lease'
 import type { LockProvider } from './lock/lock-provider'
+import { ErrorLog } from './logger'
 import type { ResolvedCacheOptions, ResolvedCallOptions } from './options'
 import type { Guard } from './store/guard'
 import type { RedisClient } from './store/scripts'
@@ -158,6 +159,7 @@ export class Engine implements LeaseHost {
   closed = false
   readonly #aborts = new Set<Ctx<unknown>>()
   readonly #listening = new Set<string>()
+  #log: ErrorLog | undefined
 
   constructor(parts: EngineParts) {
     this.store = parts.store
@@ -192,6 +194,8 @@ export class Engine implements LeaseHost {
   }
 
   reportError(error: CacheError, operation: string, key?: string): void {
+    this.#log ??= new ErrorLog(this.options.logger, this.options.redisAddress)
+    this.#log.report(error, operation, key, this.#listening.has('error'))
     this.emit('error', { error, key, operation })
   }
 
