@@ -16,9 +16,10 @@ export const WARN_WINDOW_MS = 60_000
 /** Codes that all mean "Redis could not be used": one cause, whichever command met it. */
 const STORE_CODES = new Set(['E_STORE_UNAVAILABLE', 'E_STORE_TIMEOUT', 'E_CIRCUIT_OPEN'])
 
+/** One line, no stack: the default is a nudge to handle errors, not a log pipeline. */
 const CONSOLE: Logger = {
-  warn: (obj, msg) => console.warn(`[herdless] ${msg ?? ''}`, obj),
-  error: (obj, msg) => console.error(`[herdless] ${msg ?? ''}`, obj),
+  warn: (obj, msg) => console.warn(`[herdless] ${(obj as { code?: string }).code ?? ''} ${msg ?? ''}`),
+  error: (obj, msg) => console.error(`[herdless] ${(obj as { code?: string }).code ?? ''} ${msg ?? ''}`),
 }
 
 /**
