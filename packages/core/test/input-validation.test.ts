@@ -1,6 +1,16 @@
 import { sharedRedis, uniqueKey, uniquePrefix } from '@herdless/test-utils'
+import { Packr } from 'msgpackr'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type Cache, type CacheOptions, createCache, errors, isCacheError, MAX_TTL_MS } from '../src/index'
+import {
+  type Cache,
+  type CacheOptions,
+  createCache,
+  decodeEntry,
+  encodeEntry,
+  errors,
+  isCacheError,
+  MAX_TTL_MS,
+} from '../src/index'
 
 /** The coded error thrown by `fn`, or a failure naming what was thrown instead. */
 function thrown(fn: () => unknown): { code?: string; option?: string; message: string } {
@@ -222,5 +232,24 @@ describe('values, loaders and keys on real Redis', () => {
     const other = createCache({ redis: sharedRedis().url, prefix: cache.prefix })
     expect(await other.get(k)).toBe('long')
     await other.close()
+  })
+})
+
+describe('the entry format is unchanged by refusing functions', () => {
+  it('encodes plain values to the same bytes as before, so existing entries still decode', () => {
+    // The options the envelope used before functions were refused.
+    const before = new Packr({ useRecords: false, moreTypes: true, mapsAsObjects: true })
+    const value = {
+      a: 1,
+      s: new Set([1, 2]),
+      d: new Date(0),
+      b: Buffer.from('hi'),
+      n: 10n,
+      list: [null, 'x'],
+    }
+    const entry = { value, createdAt: 1, freshUntil: 2, staleUntil: 3, loadMs: 4, tags: ['t'] }
+    const bytes = encodeEntry('k', entry)
+    expect(bytes.subarray(29).equals(before.pack([value, ['t']]))).toBe(true)
+    expect(decodeEntry('k', bytes).value).toEqual(value)
   })
 })
