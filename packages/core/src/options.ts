@@ -560,15 +560,17 @@ export function describeRedis(r: unknown): string {
     port?: unknown
     options?: { host?: unknown; port?: unknown }
   }
-  if (Array.isArray(o.cluster)) {
-    const nodes = o.cluster
+  // A cluster config, or a Cluster instance (ioredis keeps its startup nodes there).
+  const list = Array.isArray(o.cluster) ? o.cluster : (o as { startupNodes?: unknown }).startupNodes
+  if (Array.isArray(list)) {
+    const nodes = list
       .slice(0, 3)
       .map((n: unknown) =>
         typeof n === 'object' && n !== null
           ? `${(n as { host?: string }).host ?? '127.0.0.1'}:${(n as { port?: number }).port ?? 6379}`
           : String(n),
       )
-    return `cluster ${nodes.join(',')}${o.cluster.length > 3 ? ',...' : ''}`
+    return `cluster ${nodes.join(',')}${list.length > 3 ? ',...' : ''}`
   }
   const src = typeof o.options === 'object' && o.options !== null ? o.options : o
   return `${typeof src.host === 'string' ? src.host : '127.0.0.1'}:${typeof src.port === 'number' ? src.port : 6379}`
