@@ -25,6 +25,7 @@ import { startTopology, stopTopology, topologyOf } from './topology/attach'
 import type { WriteGuardStats } from './topology/write-guard'
 import { type CacheTraceContext, cacheTrace } from './tracing'
 import type { CacheEventName, CacheListener, CacheResult, Loader, TopologySnapshot } from './types'
+import { batchLengthError, checkLoader, checkValue } from './validate'
 
 export interface EntryInfo {
   state: 'fresh' | 'stale' | 'gone'
@@ -119,7 +120,7 @@ export class Cache {
     let o: ResolvedCallOptions
     try {
       checkKey(key, this.#maxKey)
-      if (typeof loader !== 'function') throw new InvalidKeyError('getOrSet needs a loader function.', key)
+      checkLoader(loader, 'getOrSet', key)
       if (this.#engine.closed) throw new CacheClosedError()
       o = options === undefined ? this.#call : this.#resolve(options)
     } catch (err) {
@@ -288,8 +289,7 @@ export class Cache {
   async set<T>(key: string, value: T, options?: CallOptions): Promise<void> {
     checkKey(key, this.#maxKey)
     this.#open()
-    if (value === undefined)
-      throw new InvalidKeyError('set() needs a value; undefined is never cached (use delete()).', key)
+    checkValue(value, key)
     const o = options === undefined ? this.#call : this.#resolve(options)
     await this.#engine.set(this.#keys.entry(key), key, value, o)
   }
@@ -386,8 +386,7 @@ export class Cache {
     options?: CallOptions,
   ): Promise<Array<T | undefined>> {
     const list = this.#keyList(keys)
-    if (typeof batchLoader !== 'function')
-      throw new InvalidKeyError('getOrSetMany needs a batch loader function.', '')
+    checkLoader(batchLoader, 'getOrSetMany')
     const o = options === undefined ? this.#call : this.#resolve(options)
     const since = this.#engine.epochs.now()
     const read = await this.#readMany(list, o)
@@ -407,11 +406,7 @@ export class Cache {
       batchLoader,
       o,
       since,
-      (n) =>
-        new InvalidKeyError(
-          `getOrSetMany's batch loader must return ${n} values, aligned with its keys.`,
-          '',
-        ),
+      batchLengthError,
     )
     misses.forEach((i, j) => {
       out[i] = loaded[j]

@@ -16,6 +16,7 @@ import { Epochs } from './fence'
 import type { L1Cache } from './l1/l1-cache'
 import { Lease, type LeaseHost, LeaseKeeper } from './lock/lease'
 import type { LockProvider } from './lock/lock-provider'
+import { ErrorLog } from './logger'
 import type { ResolvedCacheOptions, ResolvedCallOptions } from './options'
 import type { Guard } from './store/guard'
 import type { RedisClient } from './store/scripts'
@@ -171,6 +172,7 @@ export class Engine implements LeaseHost {
   readonly #listening = new Set<string>()
   /** Someone listens to 'hit' (a field, not a Set lookup, on the L1 hit path). */
   wantsHit = false
+  #log: ErrorLog | undefined
 
   constructor(parts: EngineParts) {
     this.store = parts.store
@@ -209,6 +211,8 @@ export class Engine implements LeaseHost {
   }
 
   reportError(error: CacheError, operation: string, key?: string): void {
+    this.#log ??= new ErrorLog(this.options.logger, this.options.redisAddress)
+    this.#log.report(error, operation, key, this.#listening.has('error'))
     this.emit('error', { error, key, operation })
   }
 

@@ -18,6 +18,10 @@ export type ErrorCode =
   | 'E_CLOSED'
   | 'E_BUS_REJECTED'
   | 'E_WRITE_SKIPPED'
+  | 'E_INVALID_LOADER'
+  | 'E_INVALID_VALUE'
+  | 'E_BATCH_LOADER'
+  | 'E_CLUSTER_NODE'
 
 export interface CacheErrorOptions {
   key?: string | undefined
@@ -163,6 +167,49 @@ export class WriteSkippedError extends CacheError {
   }
 }
 
+/** The loader (or batch loader) given is not a function. */
+export class InvalidLoaderError extends CacheError {
+  constructor(call: string, loader: unknown, key?: string) {
+    super('E_INVALID_LOADER', `${call} needs a loader function; got ${describe(loader)}.`, { key })
+  }
+}
+
+/** A value that can never be cached: `undefined` (use delete()). Functions are E_SERIALIZE. */
+export class InvalidValueError extends CacheError {
+  constructor(key: string, message: string) {
+    super('E_INVALID_VALUE', message, { key })
+  }
+}
+
+/** getOrSetMany's batch loader returned something other than one value per key it was given. */
+export class BatchLoaderError extends CacheError {
+  readonly expected: number
+  constructor(expected: number, ...got: [unknown?]) {
+    const said =
+      got.length === 0 ? '' : `; got ${Array.isArray(got[0]) ? `${got[0].length} values` : describe(got[0])}`
+    super(
+      'E_BATCH_LOADER',
+      `getOrSetMany's batch loader must return an array of ${expected} values aligned with its keys (undefined = do not cache)${said}.`,
+    )
+    this.expected = expected
+  }
+}
+
+/**
+ * A plain URL or options point at a Redis Cluster node: a standalone client there gets a MOVED
+ * reply for most keys, so most calls fall through to the loader.
+ */
+export class ClusterNodeError extends CacheError {
+  readonly address: string
+  constructor(address: string) {
+    super(
+      'E_CLUSTER_NODE',
+      `Redis at ${address} is a cluster node (cluster_enabled:1) but was given as a single server; most keys live on other nodes (MOVED) and those calls are served from the loader. Pass redis: { cluster: [{ host, port }] } instead.`,
+    )
+    this.address = address
+  }
+}
+
 export const errors = {
   CacheError,
   InvalidOptionError,
@@ -178,6 +225,10 @@ export const errors = {
   CacheClosedError,
   BusMessageRejectedError,
   WriteSkippedError,
+  InvalidLoaderError,
+  InvalidValueError,
+  BatchLoaderError,
+  ClusterNodeError,
 } as const
 
 /** True for any Herdless error, also one thrown by another copy of the package. */
@@ -192,5 +243,6 @@ function describe(value: unknown): string {
   if (value === null) return 'null'
   if (Array.isArray(value)) return 'an array'
   if (typeof value === 'object') return 'an object'
+  if (typeof value === 'function') return 'a function'
   return `${typeof value} ${String(value)}`
 }

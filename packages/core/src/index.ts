@@ -11,19 +11,23 @@ export type {
 } from './decorators'
 export { cached, invalidates, methodKey, stableHash } from './decorators'
 export type { Duration } from './duration'
-export { toMs } from './duration'
+export { MAX_TIMER_MS, MAX_TTL_MS, toMs } from './duration'
 export type { Entry } from './entry/envelope'
 export { decodeEntry, encodeEntry } from './entry/envelope'
 export type { CacheErrorOptions, ErrorCode } from './errors'
 export {
+  BatchLoaderError,
   BusMessageRejectedError,
   CacheClosedError,
   CacheError,
   CircuitOpenError,
+  ClusterNodeError,
   DecodeError,
   errors,
   InvalidKeyError,
+  InvalidLoaderError,
   InvalidOptionError,
+  InvalidValueError,
   isCacheError,
   LoaderTimeoutError,
   LockTimeoutError,
@@ -64,6 +68,7 @@ export type {
 export { Keyspace, keySlot } from './keys'
 export type { RedlockLockOptions } from './lock/redlock-lock'
 export { RedlockLock } from './lock/redlock-lock'
+export type { Logger } from './logger'
 export type {
   BreakerOptions,
   BusOptions,

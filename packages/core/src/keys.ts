@@ -91,6 +91,14 @@ export function checkKey(key: unknown, maxLength: number): asserts key is string
   if (key.length > maxLength) {
     throw new InvalidKeyError(`Key is ${key.length} characters, over maxKeyLength (${maxLength}).`, key)
   }
+  // A lone surrogate becomes U+FFFD in UTF-8: 'user:\uD800' and 'user:\uDBFF' would be one
+  // Redis key and read each other's entry.
+  if ((key as { isWellFormed?: () => boolean }).isWellFormed?.() === false) {
+    throw new InvalidKeyError(
+      'Cache keys must be well-formed UTF-16 (a lone surrogate, e.g. from slicing an emoji, makes two keys collide in Redis).',
+      key,
+    )
+  }
 }
 
 /** CRC16 (XMODEM) of the hash tag, as Redis Cluster computes it: which of 16,384 slots a key lives in. */

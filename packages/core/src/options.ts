@@ -1,6 +1,7 @@
 import type { Cluster, ClusterNode, ClusterOptions, Redis, RedisOptions } from 'ioredis'
-import { type Duration, toMs } from './duration'
+import { type Duration, MAX_TTL_MS, timerMs, toMs } from './duration'
 import { InvalidOptionError } from './errors'
+import type { Logger } from './logger'
 import type { IoredisInstance, NodeRedisInstance } from './store/client'
 
 /** `{ cluster: [nodes], ...ClusterOptions }`: Herdless creates an ioredis Cluster. */
@@ -73,7 +74,7 @@ export interface BusOptions {
   sharded?: boolean
   /** Number of sharded channels. @default 16 */
   channels?: number
-  /** Signed messages older than this are dropped as replays. @default '30s' */
+  /** Signed messages older than this are dropped as replays; at least 1s (clocks differ). @default '30s' */
   maxAge?: Duration
 }
 
@@ -111,8 +112,14 @@ export interface CacheOptions extends Omit<CallOptions, 'lock' | 'skipL1'> {
   /** Every key and channel starts with it (ACL: `~prefix* &prefix*`). @default 'herdless' */
   prefix?: string
   lock?: LockOptions
-  /** Per-command Redis deadline. @default '250ms' */
+  /** Per-command Redis deadline, 1ms to 2^31-1 ms (there is no "no deadline"). @default '250ms' */
   redisTimeout?: Duration
+  /**
+   * Where errors go besides the `error` event: a pino-compatible logger (`warn`/`error`/`debug`,
+   * object first, message second), or false for silence. Absent: one console warning per cause
+   * while nobody listens to `error`. @example logger: pino()
+   */
+  logger?: Logger | false
   /** Circuit breaker around Redis; false to disable. */
   breaker?: BreakerOptions | false
   /** @default 1024 */
@@ -179,6 +186,10 @@ export interface ResolvedCacheOptions {
   readonly memoryMaxEntries: number
   readonly topology: false | { readonly pollInterval: number }
   readonly writeGuard: false | { readonly maxMemoryRatio: number }
+  /** undefined: console, once per cause, only while nobody listens to `error`. */
+  readonly logger: Logger | false | undefined
+  /** Where L2 lives, for messages (`127.0.0.1:6379`, `cluster 10.0.0.1:7000,...`, `memory`); no credentials. */
+  readonly redisAddress: string
   readonly call: ResolvedCallOptions
 }
 
@@ -227,6 +238,7 @@ const CACHE_KEYS = new Set<string>([
   'memoryMaxEntries',
   'topology',
   'writeGuard',
+  'logger',
 ])
 
 /**
@@ -238,8 +250,10 @@ export function resolveCallOptions(
   layer: CallOptions | undefined,
   where = 'options',
 ): ResolvedCallOptions {
-  if (layer === undefined || layer === null) return base
-  if (typeof layer !== 'object') throw new InvalidOptionError(where, 'an object', layer)
+  if (layer === undefined) return base
+  if (typeof layer !== 'object' || layer === null || Array.isArray(layer)) {
+    throw new InvalidOptionError(where, 'an object of call options, or undefined', layer)
+  }
   let out: { -readonly [K in keyof ResolvedCallOptions]: ResolvedCallOptions[K] } | undefined
   const set = <K extends keyof ResolvedCallOptions>(k: K, v: ResolvedCallOptions[K]) => {
     if (base[k] === v) return
@@ -261,8 +275,11 @@ export function resolveCallOptions(
     set('jitter', layer.jitter)
   }
   if (layer.tags !== undefined) {
-    if (!Array.isArray(layer.tags) || !layer.tags.every((t) => typeof t === 'string' && t.length > 0)) {
-      throw new InvalidOptionError('tags', 'an array of non-empty strings', layer.tags)
+    if (
+      !Array.isArray(layer.tags) ||
+      !layer.tags.every((t) => typeof t === 'string' && isWellFormedText(t))
+    ) {
+      throw new InvalidOptionError('tags', 'an array of non-empty, well-formed strings', layer.tags)
     }
     set('tags', Object.freeze([...new Set(layer.tags)]))
   }
@@ -287,18 +304,18 @@ export function resolveCallOptions(
     if (typeof t !== 'object' || t === null) {
       throw new InvalidOptionError('timeouts', '{ soft?: duration | false, hard?: duration | false }', t)
     }
-    if (t.soft !== undefined) set('softTimeout', t.soft === false ? 0 : toMs(t.soft, 'timeouts.soft'))
-    if (t.hard !== undefined) set('hardTimeout', t.hard === false ? 0 : toMs(t.hard, 'timeouts.hard'))
+    if (t.soft !== undefined) set('softTimeout', t.soft === false ? 0 : timerMs(t.soft, 'timeouts.soft'))
+    if (t.hard !== undefined) set('hardTimeout', t.hard === false ? 0 : timerMs(t.hard, 'timeouts.hard'))
   }
   if (layer.lock !== undefined) {
     const l = layer.lock
     if (typeof l !== 'object' || l === null) throw new InvalidOptionError('lock', 'an object', l)
     if (l.ttl !== undefined) {
-      const ttl = toMs(l.ttl, 'lock.ttl')
+      const ttl = timerMs(l.ttl, 'lock.ttl')
       if (ttl < 10) throw new InvalidOptionError('lock.ttl', 'a duration of at least 10ms', l.ttl)
       set('lockTtl', ttl)
     }
-    if (l.wait !== undefined) set('lockWait', toMs(l.wait, 'lock.wait'))
+    if (l.wait !== undefined) set('lockWait', timerMs(l.wait, 'lock.wait'))
     if (l.onTimeout !== undefined) {
       if (l.onTimeout !== 'load' && l.onTimeout !== 'throw') {
         throw new InvalidOptionError('lock.onTimeout', "'load' or 'throw'", l.onTimeout)
@@ -309,7 +326,31 @@ export function resolveCallOptions(
   if (layer.failOpen !== undefined) set('failOpen', bool(layer.failOpen, 'failOpen'))
   if (layer.skipL1 !== undefined) set('skipL1', bool(layer.skipL1, 'skipL1'))
   if (out === undefined) return base
+  checkCombined(out)
   return Object.freeze(out)
+}
+
+/** Rules between fields, checked on the merged result (a call's soft may meet a client's hard). */
+function checkCombined(o: ResolvedCallOptions): void {
+  if (o.softTimeout > 0 && o.hardTimeout > 0 && o.softTimeout > o.hardTimeout) {
+    throw new InvalidOptionError(
+      'timeouts.soft',
+      `at most timeouts.hard (${o.hardTimeout} ms): past hard the call has already failed, so a later soft timeout never serves stale`,
+      o.softTimeout,
+    )
+  }
+  if (o.ttl + o.staleTtl > MAX_TTL_MS || o.nullTtl + o.staleTtl > MAX_TTL_MS) {
+    throw new InvalidOptionError(
+      'staleTtl',
+      'such that ttl + staleTtl is at most 2^50 ms (sent to Redis as PX)',
+      o.staleTtl,
+    )
+  }
+}
+
+/** No lone surrogates: two keys differing only in one would encode to the same UTF-8 bytes. */
+export function isWellFormedText(s: string): boolean {
+  return s.length > 0 && (s as { isWellFormed?: () => boolean }).isWellFormed?.() !== false
 }
 
 /** Validate and resolve what createCache() was given. Throws InvalidOptionError naming the option. */
@@ -357,7 +398,7 @@ export function resolveCacheOptions(options: CacheOptions | undefined): Resolved
       throw new InvalidOptionError('breaker', 'false or { threshold, cooldown }', o.breaker)
     }
     if (o.breaker.threshold !== undefined) breakerThreshold = posInt(o.breaker.threshold, 'breaker.threshold')
-    if (o.breaker.cooldown !== undefined) breakerCooldown = toMs(o.breaker.cooldown, 'breaker.cooldown')
+    if (o.breaker.cooldown !== undefined) breakerCooldown = timerMs(o.breaker.cooldown, 'breaker.cooldown')
   }
 
   let l1: ResolvedCacheOptions['l1'] = false
@@ -392,7 +433,7 @@ export function resolveCacheOptions(options: CacheOptions | undefined): Resolved
       signingKeys,
       sharded: b.sharded === undefined ? false : bool(b.sharded, 'bus.sharded'),
       channels: b.channels === undefined ? 16 : posInt(b.channels, 'bus.channels'),
-      maxAge: b.maxAge === undefined ? 30_000 : toMs(b.maxAge, 'bus.maxAge'),
+      maxAge: b.maxAge === undefined ? 30_000 : busMaxAge(b.maxAge),
     })
   } else if (o.bus !== undefined && o.bus !== false) {
     throw new InvalidOptionError('bus', 'a boolean or { signingKey, sharded, channels }', o.bus)
@@ -400,7 +441,7 @@ export function resolveCacheOptions(options: CacheOptions | undefined): Resolved
 
   return Object.freeze({
     prefix,
-    redisTimeout: o.redisTimeout === undefined ? 250 : toMs(o.redisTimeout, 'redisTimeout'),
+    redisTimeout: o.redisTimeout === undefined ? 250 : redisTimeout(o.redisTimeout),
     breakerThreshold,
     breakerCooldown,
     maxKeyLength: o.maxKeyLength === undefined ? 1024 : posInt(o.maxKeyLength, 'maxKeyLength'),
@@ -411,6 +452,8 @@ export function resolveCacheOptions(options: CacheOptions | undefined): Resolved
     memoryMaxEntries:
       o.memoryMaxEntries === undefined ? 100_000 : posInt(o.memoryMaxEntries, 'memoryMaxEntries'),
     ...resolveTopology(o.topology, o.writeGuard),
+    logger: resolveLogger(o.logger),
+    redisAddress: describeRedis(o.redis),
     call,
   })
 }
@@ -436,7 +479,7 @@ function resolveTopology(t: unknown, g: unknown): Pick<ResolvedCacheOptions, 'to
   }
   if (topoLayer === undefined && writeGuard === false) return { topology: false, writeGuard }
   const raw = topoLayer?.pollInterval
-  const pollInterval = raw === undefined ? 5_000 : toMs(raw, 'topology.pollInterval')
+  const pollInterval = raw === undefined ? 5_000 : timerMs(raw, 'topology.pollInterval')
   if (pollInterval < 10) {
     throw new InvalidOptionError('topology.pollInterval', "a duration of at least 10ms, e.g. '5s'", raw)
   }
@@ -459,6 +502,78 @@ function optionObject(
     if (!keys.includes(k)) throw new InvalidOptionError(`${name}.${k}`, `one of: ${keys.join(', ')}`, k)
   }
   return v as Record<string, unknown>
+}
+
+function redisTimeout(v: unknown): number {
+  const t = timerMs(v, 'redisTimeout')
+  if (t < 1) {
+    throw new InvalidOptionError(
+      'redisTimeout',
+      "a duration of at least 1ms, e.g. '250ms' (0 would mean no deadline: a hung Redis would hang every call; use a large value such as '10s' if you must)",
+      v,
+    )
+  }
+  return t
+}
+
+/** Below a second, ordinary clock skew between hosts drops every signed message as a replay. */
+function busMaxAge(v: unknown): number {
+  const t = timerMs(v, 'bus.maxAge')
+  if (t < 1_000) {
+    throw new InvalidOptionError(
+      'bus.maxAge',
+      "a duration of at least 1s, e.g. '30s' (messages older than it are dropped; clocks between hosts differ by more than a few ms)",
+      v,
+    )
+  }
+  return t
+}
+
+function resolveLogger(v: unknown): Logger | false | undefined {
+  if (v === undefined || v === false) return v
+  const l = v as Record<string, unknown> | null
+  if (typeof l !== 'object' || l === null || typeof l.warn !== 'function' || typeof l.error !== 'function') {
+    throw new InvalidOptionError(
+      'logger',
+      'false or a pino-compatible logger with warn(obj, msg) and error(obj, msg) (debug optional)',
+      v,
+    )
+  }
+  return v as Logger
+}
+
+/** host:port of what `redis` points at, for messages; never the password. */
+export function describeRedis(r: unknown): string {
+  if (r === undefined) return 'memory'
+  if (typeof r === 'string') {
+    try {
+      const u = new URL(r)
+      return `${u.hostname}:${u.port || '6379'}`
+    } catch {
+      return 'an invalid URL'
+    }
+  }
+  if (typeof r !== 'object' || r === null) return 'unknown'
+  const o = r as {
+    cluster?: unknown
+    host?: unknown
+    port?: unknown
+    options?: { host?: unknown; port?: unknown }
+  }
+  // A cluster config, or a Cluster instance (ioredis keeps its startup nodes there).
+  const list = Array.isArray(o.cluster) ? o.cluster : (o as { startupNodes?: unknown }).startupNodes
+  if (Array.isArray(list)) {
+    const nodes = list
+      .slice(0, 3)
+      .map((n: unknown) =>
+        typeof n === 'object' && n !== null
+          ? `${(n as { host?: string }).host ?? '127.0.0.1'}:${(n as { port?: number }).port ?? 6379}`
+          : String(n),
+      )
+    return `cluster ${nodes.join(',')}${list.length > 3 ? ',...' : ''}`
+  }
+  const src = typeof o.options === 'object' && o.options !== null ? o.options : o
+  return `${typeof src.host === 'string' ? src.host : '127.0.0.1'}:${typeof src.port === 'number' ? src.port : 6379}`
 }
 
 function bool(v: unknown, name: string): boolean {

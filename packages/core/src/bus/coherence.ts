@@ -50,9 +50,12 @@ export class Coherence {
           published: (type, count) => engine.emit('bus:published', { type, count }),
           error: (err, operation) =>
             engine.reportError(
-              new StoreUnavailableError(`Invalidation bus ${operation} failed: ${String(err)}`, {
-                cause: err,
-              }),
+              new StoreUnavailableError(
+                `Invalidation bus${operation === 'bus' ? '' : ` ${operation}`} failed: ${String(err)}`,
+                {
+                  cause: err,
+                },
+              ),
               operation,
             ),
         },

@@ -40,9 +40,24 @@ export interface Entry<T = unknown> {
 
 const EMPTY_TAGS: readonly string[] = Object.freeze([])
 
+/** Thrown from inside msgpackr's pack: encodeEntry turns it into E_SERIALIZE. */
+class FunctionValueError extends Error {}
+
 // useRecords off: records need structures shared out of band, which other processes lack.
-// mapsAsObjects + a null-prototype-safe decode keeps `__proto__` keys from polluting anything.
-const packr = new Packr({ useRecords: false, moreTypes: true, mapsAsObjects: true })
+// mapsAsObjects + a null-prototype-safe decode keeps `__proto__` keys from polluting anything;
+// it also means a Map reads back as a plain object (msgpack has one map type, and msgpackr packs
+// a Map before consulting extensions, so it cannot be tagged). `mapsAsObjects: false` would
+// turn every object into a Map instead.
+// writeFunction: msgpackr encodes a function as nil by default, so `set(k, () => 1)` stored
+// undefined (served as a hit holding undefined) and `{ f() {} }` lost `f` silently. Refuse both.
+const packr = new Packr({
+  useRecords: false,
+  moreTypes: true,
+  mapsAsObjects: true,
+  writeFunction: () => {
+    throw new FunctionValueError('functions cannot be cached')
+  },
+})
 
 export function encodeEntry(key: string, entry: Entry): Buffer {
   const tagged = entry.tags.length > 0

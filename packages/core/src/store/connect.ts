@@ -1,5 +1,5 @@
 import type { ClusterOptions, Redis, RedisOptions } from 'ioredis'
-import { InvalidOptionError } from '../errors'
+import { ClusterNodeError, InvalidOptionError } from '../errors'
 import type { ClusterConfig, RedisInput } from '../options'
 import type { NodeRedisInstance } from './client'
 import { ioredis } from './ioredis-load'
@@ -65,6 +65,33 @@ export function absorbLateSocketErrors(client: Redis): Redis {
   return client
 }
 
+/** The URL without its password, for messages. */
+export function redactUrl(url: string): string {
+  return url.replace(/(\/\/[^:@/]*:)[^@/]*@/, '$1***@')
+}
+
+/**
+ * A single-server client pointed at a Redis Cluster node gets MOVED for most keys, and every
+ * such call falls through to the loader with no hint why. Ask once per connection
+ * (`INFO cluster`, answered by every node) and raise a coded ClusterNodeError through the
+ * client's 'error' event, which createCache routes to the cache's `error` event and logger.
+ * Only for clients Herdless builds: yours are yours to configure.
+ */
+export function detectClusterNode(client: Redis): Redis {
+  client.on('ready', () => {
+    client.info('cluster').then(
+      (info) => {
+        if (/^cluster_enabled:1\b/m.test(String(info))) {
+          const { host, port } = client.options
+          client.emit('error', new ClusterNodeError(`${host ?? '127.0.0.1'}:${port ?? 6379}`))
+        }
+      },
+      () => {}, // INFO denied by ACL or the connection dropped: nothing learned, nothing to say
+    )
+  })
+  return client
+}
+
 /**
  * A client instance, ioredis/iovalkey or node-redis 5 (both have `sendCommand` and `duplicate`);
  * adaptClient() (adapt.ts) tells them apart by shape.
@@ -92,7 +119,22 @@ export function connectRedis(input: RedisInput): {
         input,
       )
     }
-    return { client: absorbLateSocketErrors(new (ioredis().Redis)(input, REDIS_DEFAULTS)), owned: true }
+    try {
+      // ioredis parses with url.parse + new URL and throws ERR_INVALID_URL with the whole URL
+      // (password included) in the message: check first and name the option instead.
+      const u = new URL(input)
+      if (u.port !== '' && !(Number(u.port) >= 1 && Number(u.port) <= 65535)) throw new Error('port')
+    } catch {
+      throw new InvalidOptionError(
+        'redis',
+        "a valid URL such as 'redis://user:pass@host:6379/0' (check the host and that the port is a number)",
+        redactUrl(input),
+      )
+    }
+    return {
+      client: detectClusterNode(absorbLateSocketErrors(new (ioredis().Redis)(input, REDIS_DEFAULTS))),
+      owned: true,
+    }
   }
   if (typeof input === 'object' && input !== null) {
     if ('cluster' in input) {
@@ -107,8 +149,8 @@ export function connectRedis(input: RedisInput): {
       return { client: new (ioredis().Cluster)(nodes, { ...CLUSTER_DEFAULTS, ...rest }), owned: true }
     }
     return {
-      client: absorbLateSocketErrors(
-        new (ioredis().Redis)({ ...REDIS_DEFAULTS, ...(input as RedisOptions) }),
+      client: detectClusterNode(
+        absorbLateSocketErrors(new (ioredis().Redis)({ ...REDIS_DEFAULTS, ...(input as RedisOptions) })),
       ),
       owned: true,
     }
