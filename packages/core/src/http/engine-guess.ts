@@ -36,8 +36,10 @@ export function guessSource(
   o: { produced: boolean; ranForeground: boolean; refresh: boolean; started: number; now: number },
 ): GuessedSource {
   if (o.produced) return 'loader'
-  if (o.ranForeground) return 'stale' // the handler failed: the engine fell back to the stale copy
   if (o.now >= value.freshUntil) return 'stale'
+  // This request's run failed and the engine fell back to the old copy (its backoff may have
+  // made it look fresh), unless the copy is newer than the request: then another run made it.
+  if (o.ranForeground) return value.storedAt >= o.started ? 'waited' : 'stale'
   if (o.refresh && value.storedAt < o.started) return 'stale' // another request is refreshing it
   // Same millisecond counts as fresh: a request that began as the copy landed did not wait.
   if (value.storedAt > o.started) return 'waited'

@@ -105,6 +105,10 @@ interface RunState {
   readonly started: number
   live: Promise<HandlerResult> | undefined
   own: HandlerResult | undefined
+  /** What this request's own run (or the run it waits for) made. */
+  produced: FlightValue | undefined
+  /** A loader ran for this request (not a refresh nobody waits on). */
+  ranForeground: boolean
 }
 
 type Attempt =
@@ -272,7 +276,13 @@ export class ResponseCache {
    * whose values differ looks up (or fills) the variant's own key, `<key>~v<hash>`.
    */
   async lookup(plan: LookupPlan, producers: ResponseProducers): Promise<CacheOutcome> {
-    const run: RunState = { started: Date.now(), live: undefined, own: undefined }
+    const run: RunState = {
+      started: Date.now(),
+      live: undefined,
+      own: undefined,
+      produced: undefined,
+      ranForeground: false,
+    }
     let key = plan.key
     let call = plan.refresh ? plan.route.refreshCall : plan.route.call
     for (let hop = 0; hop < 3; hop++) {
@@ -339,22 +349,30 @@ export class ResponseCache {
     run: RunState,
   ): Promise<Attempt> {
     const flight: FlightState = { settled: false }
-    let ranForeground = false
-    let produced: FlightValue | undefined
     const loader: Loader<FlightValue> = async (ctx) => {
-      const background = await loaderIsBackground(flight)
-      if (!background) ranForeground = true
+      let background = await loaderIsBackground(flight)
+      const stale = ctx.stale
+      if (
+        background &&
+        isStoredResponse(stale) &&
+        stale.swrUntil !== undefined &&
+        Date.now() >= stale.swrUntil
+      ) {
+        // Too stale to be served while refreshing: this request retries and waits for this run.
+        background = false
+      }
+      if (!background) run.ranForeground = true
       if (!background && producers.run !== undefined && run.live === undefined) {
         run.live = producers.run().catch(() => STREAMED)
         const result = await run.live
         run.own = result
         const value = await this.#toValue(result, ctx, plan, key, false)
-        produced = value
+        run.produced = value
         return value
       }
       const result = await this.#detached(producers.refresh)
       const value = await this.#toValue(result, ctx, plan, key, background)
-      if (!background) produced = value
+      if (!background) run.produced = value
       return value
     }
     if (plan.refresh) {
@@ -364,7 +382,12 @@ export class ResponseCache {
     try {
       const value = await this.entries.getOrSet(key, loader, call)
       flight.settled = true
-      return { kind: 'value', value, produced: produced !== undefined && value === produced, ranForeground }
+      return {
+        kind: 'value',
+        value,
+        produced: run.produced !== undefined && value === run.produced,
+        ranForeground: run.ranForeground,
+      }
     } catch (err) {
       flight.settled = true
       if (!(err instanceof HttpHandlerError)) this.#fail(err)
