@@ -440,6 +440,43 @@ export function runTable(adapter: string, start: StartServer): void {
         vi.restoreAllMocks()
         for (const c of cleanup.splice(0).reverse()) await c()
       })
+      it('race: concurrent requests of different Vary variants coalesce on one key, none gets another variant', async () => {
+        const cache = store.make()
+        cleanup.push(() => cache.close())
+        let calls = 0
+        const headers = { vary: 'Accept-Language, Cookie' }
+        const server = await start({
+          cache,
+          route: { ttl: '10s', staleTtl: '1h', jitter: 0, public: true },
+          headers,
+          respond(req) {
+            calls++
+            const lang = req.headers['accept-language'] ?? ''
+            return { status: 200, headers, body: `n=${calls};lang=${lang};user=${userOf(req.headers)}` }
+          },
+        })
+        cleanup.push(() => server.close())
+        // 40 requests at once over 2 users x 2 languages: all arrive while the first run is in
+        // flight, so most wait on the URL key and receive a variant made for someone else.
+        const reqs = Array.from({ length: 40 }, (_, i) => ({
+          'accept-language': i % 2 === 0 ? 'en' : 'fr',
+          cookie: i % 4 < 2 ? 'session=a' : 'session=b',
+        }))
+        for (let round = 0; round < 2; round++) {
+          const replies = await Promise.all(
+            reqs.map(async (h) => ({
+              h,
+              text: await (await fetch(`${server.base}/t`, { headers: h })).text(),
+            })),
+          )
+          for (const { h, text } of replies) {
+            expect(text).toMatch(new RegExp(`^n=\\d+;lang=${h['accept-language']};user=${h.cookie}$`))
+          }
+        }
+        // One run per variant is the goal; concurrent misses of one variant may each run once.
+        expect(calls).toBeGreaterThanOrEqual(4)
+      })
+
       for (const c of CASES) {
         it(c.name, async () => {
           const realNow = Date.now.bind(Date)
