@@ -50,10 +50,14 @@ const STRICTER: Record<string, string> = {
 let clock = NOW
 /** The oracle on a clock the test moves (its documented way to test). */
 class Oracle extends CachePolicy {
-  override now(): number {
+  now(): number {
     return clock
   }
 }
+
+/** In http-cache-semantics 4.3 but not in @types/http-cache-semantics 4.2. */
+const swrAllowed = (p: CachePolicy): boolean =>
+  (p as unknown as { useStaleWhileRevalidate(): boolean }).useStaleWhileRevalidate()
 
 const name = (h: Record<string, string>) =>
   Object.entries(h)
@@ -97,9 +101,9 @@ describe('responsePolicy agrees with http-cache-semantics (shared cache)', () =>
         const swr = ours.staleWhileRevalidate
         if (swr !== undefined) {
           clock = NOW + fresh + swr - 500
-          expect(swr === 0 || theirs.useStaleWhileRevalidate()).toBe(true)
+          expect(swr === 0 || swrAllowed(theirs)).toBe(true)
           clock = NOW + fresh + swr + 500
-          expect(theirs.useStaleWhileRevalidate()).toBe(false)
+          expect(swrAllowed(theirs)).toBe(false)
         }
       }
     })
