@@ -230,13 +230,14 @@ describe.each([
   })
 
   it('caches res.sendFile (piped into the response) like any other body', async () => {
+    // send's default `Cache-Control: public, max-age=0` would (rightly) keep it out of the cache.
     const cache = testCache()
     const calls = new Calls()
     const app = express()
     const file = fileURLToPath(new URL('./fixtures/app.mjs', import.meta.url))
     app.get('/file', cacheResponses({ cache, ...opts }), (_req, res, next) => {
       calls.hit('file')
-      res.sendFile(file, (err) => err && next(err))
+      res.sendFile(file, { maxAge: '1m' }, (err) => err && next(err))
     })
     const a = await request(app).get('/file')
     const b = await request(app).get('/file')

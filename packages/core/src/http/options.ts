@@ -26,6 +26,20 @@ export interface RouteCacheOptions {
   /** Cache requests that carry an Authorization header (shared between users!). @default false */
   allowAuthorized?: boolean
   /**
+   * The route's body is the same for every user: requests carrying `Cookie` or `Authorization`
+   * are looked up and stored like any other (the response's own `Vary` still applies). Off, such
+   * requests bypass the cache (Varnish's default), unless the route's `vary` names the header.
+   * @default false
+   */
+  public?: boolean
+  /**
+   * Ignore the handler's freshness (`s-maxage`, `max-age`, `Expires`, `stale-while-revalidate`,
+   * `stale-if-error`, `must-revalidate`, `proxy-revalidate`) and use the route's `ttl` / `staleTtl`,
+   * like nginx's `proxy_ignore_headers Cache-Control Expires`. `no-store`, `private`, `no-cache`,
+   * `Set-Cookie` and `Vary` are still honoured. @default false
+   */
+  ignoreResponseFreshness?: boolean
+  /**
    * Honour the request's `Cache-Control: no-cache` / `max-age=0` / `Pragma: no-cache` (the
    * response is refreshed from the handler) and `no-store` (bypass). Off by default: any
    * client could otherwise make every request reach the handler. @default false
@@ -67,6 +81,8 @@ export interface ResolvedRoute {
   readonly statuses: ReadonlySet<number>
   readonly maxBodyBytes: number
   readonly allowAuthorized: boolean
+  readonly public: boolean
+  readonly ignoreResponseFreshness: boolean
   readonly respectRequestCacheControl: boolean
   /** Options handed to getOrSet (hoisted so the cache resolves them once). */
   readonly call: CallOptions
@@ -119,6 +135,8 @@ const ROUTE_KEYS = new Set([
   'statuses',
   'maxBodyBytes',
   'allowAuthorized',
+  'public',
+  'ignoreResponseFreshness',
   'respectRequestCacheControl',
 ])
 const TOP_KEYS = new Set([...ROUTE_KEYS, 'cache', 'namespace', 'headers', 'key', 'refreshTimeout', 'onError'])
@@ -134,6 +152,8 @@ export const BASE_ROUTE: ResolvedRoute = buildRoute({
   statuses: new Set([200]),
   maxBodyBytes: DEFAULT_MAX_BODY_BYTES,
   allowAuthorized: false,
+  public: false,
+  ignoreResponseFreshness: false,
   respectRequestCacheControl: false,
 })
 
@@ -231,6 +251,14 @@ export function resolveRoute(
   }
   if (layer.allowAuthorized !== undefined) {
     f.allowAuthorized = bool(layer.allowAuthorized, `${where}.allowAuthorized`)
+    changed = true
+  }
+  if (layer.public !== undefined) {
+    f.public = bool(layer.public, `${where}.public`)
+    changed = true
+  }
+  if (layer.ignoreResponseFreshness !== undefined) {
+    f.ignoreResponseFreshness = bool(layer.ignoreResponseFreshness, `${where}.ignoreResponseFreshness`)
     changed = true
   }
   if (layer.respectRequestCacheControl !== undefined) {

@@ -51,6 +51,9 @@ export function headerValue(headers: HttpRequestHeaders, name: string): string {
   return s.trim().replace(/\s+/g, ' ')
 }
 
+/** Separates a URL key from the hash of a Vary variant (`http:GET:/p~v<sha256>`); matched by pathPatterns. */
+export const VARIANT = '~v'
+
 /** Every key the response cache writes starts with this, apart from the application's data keys. */
 export const KEY_PREFIX = 'http:'
 

@@ -1,10 +1,13 @@
+import { createHash } from 'node:crypto'
 import type { Cache } from '../cache'
 import { InvalidKeyError, InvalidOptionError } from '../errors'
+import type { CallOptions } from '../options'
 import type { Loader, LoaderContext } from '../types'
+import { type FlightState, guessSource, loaderIsBackground } from './engine-guess'
+import { responsePolicy, varyMatches, varySnapshot, varyValue } from './freshness'
 import { HttpHandlerError } from './handler-error'
 import {
   BODY_HEADERS,
-  cacheControlDirectives,
   computeEtag,
   etagMatches,
   NOT_MODIFIED_HEADERS,
@@ -19,13 +22,12 @@ import {
   resolveResponseCacheOptions,
   resolveRoute,
 } from './options'
-import { KEY_PREFIX, normalizeUrl, pathPatterns, requestKey } from './request-key'
+import { KEY_PREFIX, normalizeUrl, pathPatterns, requestKey, VARIANT } from './request-key'
 import type {
   BypassReason,
   CacheOutcome,
   HandlerResult,
   HttpRequestInfo,
-  HttpResponseHeaders,
   ResponseProducers,
   StoredResponse,
   UncacheableReason,
@@ -55,6 +57,9 @@ export interface LookupPlan {
   /** HEAD is answered from the GET entry. */
   readonly method: 'GET' | 'HEAD'
   readonly ifNoneMatch: string | undefined
+  readonly ifModifiedSince: string | undefined
+  /** The request's headers: a stored response's Vary is matched against them. */
+  readonly headers: HttpRequestInfo['headers']
   /** The client asked for a fresh copy (`respectRequestCacheControl`). */
   readonly refresh: boolean
   readonly route: ResolvedRoute
@@ -79,6 +84,7 @@ const EMPTY: readonly string[] = Object.freeze([])
 const BYPASS: Readonly<Record<BypassReason, BypassPlan>> = Object.freeze({
   method: Object.freeze({ eligible: false, reason: 'method' }),
   authorization: Object.freeze({ eligible: false, reason: 'authorization' }),
+  cookie: Object.freeze({ eligible: false, reason: 'cookie' }),
   range: Object.freeze({ eligible: false, reason: 'range' }),
   'no-store': Object.freeze({ eligible: false, reason: 'no-store' }),
 })
@@ -94,8 +100,35 @@ type FlightValue = StoredResponse | PassValue
 const passValues = new WeakSet<object>()
 const uncachedValues = new WeakSet<object>()
 
-function yieldMacrotask(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve))
+/** Shared by the getOrSet attempts of one lookup: the live handler runs at most once. */
+interface RunState {
+  readonly started: number
+  live: Promise<HandlerResult> | undefined
+  own: HandlerResult | undefined
+  /** What this request's own run (or the run it waits for) made. */
+  produced: FlightValue | undefined
+  /** A loader ran for this request (not a refresh nobody waits on). */
+  ranForeground: boolean
+}
+
+type Attempt =
+  | {
+      readonly kind: 'value'
+      readonly value: FlightValue
+      readonly produced: boolean
+      readonly ranForeground: boolean
+    }
+  | { readonly kind: 'failed' }
+
+/** The key of one Vary variant: the URL key plus a hash of the varied headers' values. */
+export function variantKey(
+  key: string,
+  names: readonly string[],
+  headers: HttpRequestInfo['headers'],
+): string {
+  const h = createHash('sha256')
+  for (const n of [...names].sort()) h.update(`${n}\n${varyValue(headers, n)}\n`)
+  return `${key}${VARIANT}${h.digest('base64url')}`
 }
 
 function toList(v: string | readonly string[] | undefined, what: string): readonly string[] {
@@ -105,6 +138,24 @@ function toList(v: string | readonly string[] | undefined, what: string): readon
     throw new InvalidKeyError(`invalidate() needs ${what} as a non-empty string or an array of them.`, v)
   }
   return list
+}
+
+function globEscape(s: string): string {
+  return s.replace(/[*?[\]\\]/g, '\\$&')
+}
+
+/**
+ * RFC 9110 13.2.2: If-None-Match (weak comparison) decides when present; otherwise
+ * If-Modified-Since against the stored Last-Modified (an invalid date in either is ignored).
+ */
+function notModifiedFor(plan: LookupPlan, value: StoredResponse): boolean {
+  if (plan.ifNoneMatch !== undefined) return value.etag !== '' && etagMatches(plan.ifNoneMatch, value.etag)
+  if (plan.ifModifiedSince === undefined) return false
+  const lm = value.headers['last-modified']
+  if (lm === undefined) return false
+  const since = Date.parse(plan.ifModifiedSince)
+  const modified = Date.parse(lm)
+  return !Number.isNaN(since) && !Number.isNaN(modified) && modified <= since
 }
 
 /** A value read back from the cache is one of ours (anything else under our key is ignored). */
@@ -118,7 +169,8 @@ export function isStoredResponse(v: unknown): v is StoredResponse {
     typeof r.freshUntil === 'number' &&
     r.body instanceof Uint8Array &&
     typeof r.headers === 'object' &&
-    r.headers !== null
+    r.headers !== null &&
+    (r.vary === undefined || (typeof r.vary === 'object' && r.vary !== null))
   )
 }
 
@@ -172,7 +224,16 @@ export class ResponseCache {
     if (method !== 'GET' && method !== 'HEAD') return BYPASS.method
     const route = this.route(overrides?.route)
     const h = req.headers
-    if (h.authorization !== undefined && !route.allowAuthorized) return BYPASS.authorization
+    // Per-user requests bypass unless the route is public or keyed on the header (Varnish's
+    // default): a handler that reads the session without saying `Vary: Cookie` cannot leak.
+    if (
+      h.authorization !== undefined &&
+      !route.allowAuthorized &&
+      !route.public &&
+      !route.vary.includes('authorization')
+    )
+      return BYPASS.authorization
+    if (h.cookie !== undefined && !route.public && !route.vary.includes('cookie')) return BYPASS.cookie
     // A range request gets a 206 that other requests must not share.
     if (h.range !== undefined) return BYPASS.range
     let refresh = false
@@ -190,6 +251,7 @@ export class ResponseCache {
     } else if (typeof custom === 'string' && custom.length > 0) key = `${KEY_PREFIX}${custom}`
     else throw new InvalidOptionError('key', 'a function returning a non-empty string or undefined', custom)
     const inm = h['if-none-match']
+    const ims = h['if-modified-since']
     const tags =
       overrides?.tags === undefined ? route.tags : checkTags([...route.tags, ...overrides.tags], 'tags')
     return {
@@ -197,6 +259,8 @@ export class ResponseCache {
       key,
       method: method as 'GET' | 'HEAD',
       ifNoneMatch: inm === undefined ? undefined : typeof inm === 'string' ? inm : inm.join(', '),
+      ifModifiedSince: typeof ims === 'string' ? ims : undefined,
+      headers: h,
       refresh,
       route,
       tags,
@@ -207,85 +271,131 @@ export class ResponseCache {
    * Answer an eligible request: from the cache, by waiting for a concurrent identical
    * request's handler run, or by running the handler (`producers.run`) once for everyone.
    * Never rejects: cache trouble fails open to running the handler (reported to `onError`).
+   *
+   * A response that names request headers in `Vary` is stored with their values; a request
+   * whose values differ looks up (or fills) the variant's own key, `<key>~v<hash>`.
    */
   async lookup(plan: LookupPlan, producers: ResponseProducers): Promise<CacheOutcome> {
-    const started = Date.now()
-    let settled = false
-    let ranForeground = false
-    let live: Promise<HandlerResult> | undefined
-    let ownResult: HandlerResult | undefined
-    let produced: FlightValue | undefined
+    const run: RunState = {
+      started: Date.now(),
+      live: undefined,
+      own: undefined,
+      produced: undefined,
+      ranForeground: false,
+    }
+    let key = plan.key
+    let call = plan.refresh ? plan.route.refreshCall : plan.route.call
+    for (let hop = 0; hop < 3; hop++) {
+      const a = await this.#attempt(plan, key, producers, call, run)
+      const own = run.own
+      const ownOutcome: CacheOutcome | undefined =
+        own === undefined ? undefined : { kind: 'own', xCache: 'MISS', result: own }
+      if (a.kind === 'failed') {
+        if (run.live !== undefined) return { kind: 'own', xCache: 'MISS', result: own ?? (await run.live) }
+        return RUN
+      }
+      const { value } = a
+      const isOwn = a.produced && own !== undefined
+      if (passValues.has(value)) return isOwn && ownOutcome !== undefined ? ownOutcome : RUN
+      if (!isStoredResponse(value)) {
+        this.#fail(new InvalidKeyError(`The cache entry "${key}" is not a stored response; ignored.`, key))
+        return ownOutcome ?? RUN
+      }
+      if (value.vary !== undefined && !varyMatches(value.vary, plan.headers)) {
+        // Another variant (stored, or produced by the request this one waited for).
+        if (ownOutcome !== undefined) return ownOutcome
+        const next = variantKey(plan.key, Object.keys(value.vary), plan.headers)
+        if (next === key) return RUN
+        key = next
+        continue
+      }
+      if (uncachedValues.has(value)) {
+        // Not storable (status), but the same for every request: shared with coalesced waiters.
+        if (isOwn && ownOutcome !== undefined) return ownOutcome
+        return this.#respond(value, plan, 'MISS', false, own !== undefined, false)
+      }
+      const now = Date.now()
+      const source = guessSource(value, {
+        produced: a.produced,
+        ranForeground: a.ranForeground,
+        refresh: plan.refresh,
+        started: run.started,
+        now,
+      })
+      if (source === 'stale' && now >= value.freshUntil) {
+        // The response limits how long it may be served stale (stale-while-revalidate,
+        // stale-if-error, must-revalidate): past that, the client gets a fresh response.
+        if (a.ranForeground) {
+          if (value.sieUntil !== undefined && now >= value.sieUntil) return ownOutcome ?? RUN
+        } else if (value.swrUntil !== undefined && now >= value.swrUntil) {
+          if (call === plan.route.refreshCall) return ownOutcome ?? RUN // another process holds the lock
+          call = plan.route.refreshCall // wait for the refresh instead
+          continue
+        }
+      }
+      const x: Exclude<XCacheStatus, 'BYPASS'> =
+        source === 'loader' || source === 'waited' ? 'MISS' : source === 'stale' ? 'STALE' : 'HIT'
+      return this.#respond(value, plan, x, isOwn, own !== undefined, true)
+    }
+    return run.own === undefined ? RUN : { kind: 'own', xCache: 'MISS', result: run.own }
+  }
 
+  /** One getOrSet of `key` on behalf of `plan`; the live handler (`run`) is used at most once per lookup. */
+  async #attempt(
+    plan: LookupPlan,
+    key: string,
+    producers: ResponseProducers,
+    call: CallOptions,
+    run: RunState,
+  ): Promise<Attempt> {
+    const flight: FlightState = { settled: false }
     const loader: Loader<FlightValue> = async (ctx) => {
-      // getOrSet settles through microtasks alone when it does not wait for this loader (a
-      // stale-while-revalidate or early refresh): after one macrotask we know which it is.
-      await yieldMacrotask()
-      const background = settled
-      if (!background) ranForeground = true
-      if (!background && producers.run !== undefined && live === undefined) {
-        live = producers.run().catch(() => STREAMED)
-        const result = await live
-        ownResult = result
-        const value = await this.#toValue(result, ctx, plan, false)
-        produced = value
+      let background = await loaderIsBackground(flight)
+      const stale = ctx.stale
+      if (
+        background &&
+        isStoredResponse(stale) &&
+        stale.swrUntil !== undefined &&
+        Date.now() >= stale.swrUntil
+      ) {
+        // Too stale to be served while refreshing: this request retries and waits for this run.
+        background = false
+      }
+      if (!background) run.ranForeground = true
+      if (!background && producers.run !== undefined && run.live === undefined) {
+        run.live = producers.run().catch(() => STREAMED)
+        const result = await run.live
+        run.own = result
+        const value = await this.#toValue(result, ctx, plan, key, false)
+        run.produced = value
         return value
       }
       const result = await this.#detached(producers.refresh)
-      const value = await this.#toValue(result, ctx, plan, background)
-      if (!background) produced = value
+      const value = await this.#toValue(result, ctx, plan, key, background)
+      if (!background) run.produced = value
       return value
     }
-
     if (plan.refresh) {
       // Mark the entry stale (its copy stays as a fallback), then load without revalidation.
-      await this.entries.expire(plan.key).catch((err: unknown) => this.#fail(err))
+      await this.entries.expire(key).catch((err: unknown) => this.#fail(err))
     }
-    let value: FlightValue
     try {
-      value = await this.entries.getOrSet(
-        plan.key,
-        loader,
-        plan.refresh ? plan.route.refreshCall : plan.route.call,
-      )
+      const value = await this.entries.getOrSet(key, loader, call)
+      flight.settled = true
+      return {
+        kind: 'value',
+        value,
+        produced: run.produced !== undefined && value === run.produced,
+        ranForeground: run.ranForeground,
+      }
     } catch (err) {
-      settled = true
+      flight.settled = true
       if (!(err instanceof HttpHandlerError)) this.#fail(err)
-      if (live !== undefined) return { kind: 'own', xCache: 'MISS', result: ownResult ?? (await live) }
-      return RUN
+      return { kind: 'failed' }
     }
-    settled = true
-
-    const isOwn = produced !== undefined && value === produced && ownResult !== undefined
-    if (passValues.has(value)) {
-      return isOwn && ownResult !== undefined ? { kind: 'own', xCache: 'MISS', result: ownResult } : RUN
-    }
-    if (!isStoredResponse(value)) {
-      this.#fail(
-        new InvalidKeyError(`The cache entry "${plan.key}" is not a stored response; ignored.`, plan.key),
-      )
-      return ownResult !== undefined ? { kind: 'own', xCache: 'MISS', result: ownResult } : RUN
-    }
-    if (uncachedValues.has(value)) {
-      // Not storable (status), but the same for every request: shared with coalesced waiters.
-      if (isOwn && ownResult !== undefined) return { kind: 'own', xCache: 'MISS', result: ownResult }
-      return this.#respond(value, plan, 'MISS', false, ownResult !== undefined, false)
-    }
-    let x: Exclude<XCacheStatus, 'BYPASS'>
-    const now = Date.now()
-    if (value === produced) x = 'MISS'
-    else if (ranForeground)
-      x = 'STALE' // the handler failed: the engine fell back to the stale copy
-    else if (now >= value.freshUntil) x = 'STALE'
-    else if (plan.refresh && value.storedAt < started)
-      x = 'STALE' // another request is refreshing it
-    // Stored after this request began: it waited for a concurrent request's run. (Same
-    // millisecond counts as HIT: a request that began as the copy landed did not wait.)
-    else if (value.storedAt > started) x = 'MISS'
-    else x = 'HIT'
-    return this.#respond(value, plan, x, isOwn, ownResult !== undefined, true)
   }
 
-  /** Remove responses by tag, path or custom key. */
+  /** Remove responses by tag, path or custom key (every Vary variant included). */
   async invalidate(target: InvalidateTarget): Promise<void> {
     if (typeof target !== 'object' || target === null) {
       throw new InvalidOptionError('target', '{ tags?, paths?, keys? }', target)
@@ -296,6 +406,8 @@ export class ResponseCache {
     const work: Promise<unknown>[] = []
     if (tags.length > 0) work.push(this.entries.invalidateTags(tags))
     const exact = keys.map((k) => `${KEY_PREFIX}${k}`)
+    // Vary variants of a custom key: one SCAN per key.
+    for (const k of exact) work.push(this.entries.invalidatePattern(`${globEscape(k)}${VARIANT}*`))
     for (const p of paths) {
       const { exact: e, pattern } = pathPatterns(p)
       exact.push(e)
@@ -314,12 +426,7 @@ export class ResponseCache {
     conditional: boolean,
   ): CacheOutcome {
     const notModified =
-      conditional &&
-      plan.ifNoneMatch !== undefined &&
-      value.etag !== '' &&
-      value.status >= 200 &&
-      value.status < 300 &&
-      etagMatches(plan.ifNoneMatch, value.etag)
+      conditional && value.status >= 200 && value.status < 300 && notModifiedFor(plan, value)
     const headers: Record<string, string> = {}
     if (own) {
       if (value.etag !== '') headers.etag = value.etag
@@ -370,16 +477,20 @@ export class ResponseCache {
     }
   }
 
-  /** Turn a handler's output into the value getOrSet resolves with (and maybe stores). */
+  /** Turn a handler's output into the value getOrSet resolves with (and maybe stores under `key`). */
   async #toValue(
     result: HandlerResult,
     ctx: LoaderContext<FlightValue>,
     plan: LookupPlan,
+    key: string,
     background: boolean,
   ): Promise<FlightValue> {
-    const hasStale = isStoredResponse(ctx.stale) && !uncachedValues.has(ctx.stale)
+    const stale = isStoredResponse(ctx.stale) && !uncachedValues.has(ctx.stale) ? ctx.stale : undefined
+    const now = Date.now()
+    // stale-if-error: only while the stale copy allows it.
+    const staleOnError = stale !== undefined && (stale.sieUntil === undefined || now < stale.sieUntil)
     if (result.kind === 'streamed') {
-      if (background && hasStale) throw new HttpHandlerError(plan.key, undefined, 'streamed or abandoned')
+      if (background && staleOnError) throw new HttpHandlerError(key, undefined, 'streamed or abandoned')
       ctx.skip()
       return this.#pass('streamed')
     }
@@ -387,18 +498,18 @@ export class ResponseCache {
     const body = Buffer.isBuffer(result.body)
       ? result.body
       : Buffer.from(result.body.buffer, result.body.byteOffset, result.body.byteLength)
-    if ((status >= 500 || status === 429) && hasStale) throw new HttpHandlerError(plan.key, status, 'status')
+    if ((status >= 500 || status === 429) && staleOnError) throw new HttpHandlerError(key, status, 'status')
     const route = plan.route
-    const reason = this.#unstorable(status, headers, body, route)
+    const policy = responsePolicy(status, headers, body.byteLength, route, now)
+    const reason = policy.reason
     if (reason !== undefined) {
       ctx.skip()
       if (background) {
         // The route stopped producing a cacheable response: stop serving the old copy.
-        await this.entries.delete(plan.key).catch((err: unknown) => this.#fail(err))
+        await this.entries.delete(key).catch((err: unknown) => this.#fail(err))
       }
       if (reason !== 'status') return this.#pass(reason)
     }
-    const now = Date.now()
     const safe: Record<string, string> = {}
     for (const name of this.#stored) {
       const v = responseHeader(headers, name)
@@ -409,35 +520,40 @@ export class ResponseCache {
       etag = computeEtag(body)
       safe.etag = etag
     }
+    const vary = policy.vary.length > 0 ? varySnapshot(policy.vary, plan.headers) : undefined
     if (reason === 'status') {
-      const shared: StoredResponse = { status, headers: safe, body, etag, storedAt: now, freshUntil: now }
+      const shared: StoredResponse = {
+        status,
+        headers: safe,
+        body,
+        etag,
+        storedAt: now,
+        freshUntil: now,
+        ...(vary === undefined ? {} : { vary }),
+      }
       uncachedValues.add(shared)
       return shared
     }
     const ttl =
-      route.jitter > 0
-        ? Math.max(1, Math.round(route.ttl * (1 + route.jitter * (2 * Math.random() - 1))))
-        : route.ttl
+      route.jitter > 0 && !policy.explicit
+        ? Math.max(1, Math.round(policy.ttl * (1 + route.jitter * (2 * Math.random() - 1))))
+        : policy.ttl
     ctx.setTtl(ttl)
     if (plan.tags.length > 0) ctx.setTags(plan.tags)
-    return { status, headers: safe, body, etag, storedAt: now, freshUntil: now + ttl }
-  }
-
-  #unstorable(
-    status: number,
-    headers: HttpResponseHeaders,
-    body: Uint8Array,
-    route: ResolvedRoute,
-  ): UncacheableReason | undefined {
-    if (headers['set-cookie'] !== undefined) return 'set-cookie'
-    const cc = cacheControlDirectives(headers['cache-control'])
-    if (cc.has('no-store')) return 'no-store'
-    if (cc.has('private')) return 'private'
-    const vary = responseHeader(headers, 'vary')
-    if (vary?.split(',').some((v) => v.trim() === '*')) return 'vary'
-    if (body.byteLength > route.maxBodyBytes) return 'too-large'
-    if (!route.statuses.has(status)) return 'status'
-    return undefined
+    const freshUntil = now + ttl
+    return {
+      status,
+      headers: safe,
+      body,
+      etag,
+      storedAt: now,
+      freshUntil,
+      ...(policy.staleWhileRevalidate === undefined
+        ? {}
+        : { swrUntil: freshUntil + policy.staleWhileRevalidate }),
+      ...(policy.staleIfError === undefined ? {} : { sieUntil: freshUntil + policy.staleIfError }),
+      ...(vary === undefined ? {} : { vary }),
+    }
   }
 
   #pass(reason: UncacheableReason): PassValue {

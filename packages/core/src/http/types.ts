@@ -17,7 +17,7 @@ export interface HttpRequestInfo {
 export type XCacheStatus = 'HIT' | 'MISS' | 'STALE' | 'BYPASS'
 
 /** Why a request was not looked up in the cache (`X-Cache: BYPASS`). */
-export type BypassReason = 'method' | 'authorization' | 'range' | 'no-store'
+export type BypassReason = 'method' | 'authorization' | 'cookie' | 'range' | 'no-store'
 
 /** Why a response produced by a handler was not stored. */
 export type UncacheableReason =
@@ -25,6 +25,8 @@ export type UncacheableReason =
   | 'set-cookie'
   | 'no-store'
   | 'private'
+  | 'no-cache'
+  | 'expired'
   | 'vary'
   | 'too-large'
   | 'streamed'
@@ -51,6 +53,12 @@ export interface StoredResponse {
   readonly storedAt: number
   /** storedAt + the fresh TTL it was stored with: past it, the copy is served as STALE. */
   readonly freshUntil: number
+  /** Past this, the stale copy is not served while refreshing (`stale-while-revalidate`, `must-revalidate`). Absent: no limit but the entry's life. */
+  readonly swrUntil?: number
+  /** Past this, the stale copy does not stand in for a failing handler (`stale-if-error`). Absent: as above. */
+  readonly sieUntil?: number
+  /** The response's Vary: the request header values it was produced for (lower-case names). */
+  readonly vary?: Readonly<Record<string, string>>
 }
 
 /**
