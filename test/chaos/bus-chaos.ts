@@ -40,6 +40,14 @@ interface Worker {
   result: Promise<WorkerResult>
 }
 
+const children = new Set<ChildProcess>()
+
+/** Kill every worker still running (a failed test never reached run.stop()). */
+export function stopWorkers(): void {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL')
+  children.clear()
+}
+
 export function buildCore(): void {
   buildPackages('@herdless/core')
 }
@@ -83,6 +91,7 @@ export async function startWorkers(
       },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     })
+    children.add(child)
     let onResult: (r: WorkerResult) => void = () => {}
     const result = new Promise<WorkerResult>((resolve) => {
       onResult = resolve

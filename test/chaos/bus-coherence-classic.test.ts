@@ -1,6 +1,15 @@
 import { killPubsubClients, type RedisCluster, startCluster, uniquePrefix } from '@herdless/test-utils'
 import { afterAll, beforeAll, expect, it } from 'vitest'
-import { buildCore, keysFor, LONG, lostEntries, settle, startWorkers, summarize } from './bus-chaos'
+import {
+  buildCore,
+  keysFor,
+  LONG,
+  lostEntries,
+  settle,
+  startWorkers,
+  stopWorkers,
+  summarize,
+} from './bus-chaos'
 
 /**
  * Classic bus (SUBSCRIBE) on a 3+3 cluster: ioredis's cluster subscriber reconnects without a
@@ -12,6 +21,7 @@ import { buildCore, keysFor, LONG, lostEntries, settle, startWorkers, summarize 
 let cluster: RedisCluster | undefined
 beforeAll(() => buildCore(), 120_000)
 afterAll(async () => {
+  stopWorkers()
   await cluster?.stop()
 })
 

@@ -11,7 +11,16 @@ import {
   waitUntil,
 } from '@herdless/test-utils'
 import { afterAll, beforeAll, expect, it } from 'vitest'
-import { buildCore, keysFor, LONG, lostEntries, settle, startWorkers, summarize } from './bus-chaos'
+import {
+  buildCore,
+  keysFor,
+  LONG,
+  lostEntries,
+  settle,
+  startWorkers,
+  stopWorkers,
+  summarize,
+} from './bus-chaos'
 
 /**
  * Sharded bus (SSUBSCRIBE) on a 3+3 cluster, two processes with L1 reading and writing while the
@@ -24,6 +33,7 @@ let cluster: RedisCluster | undefined
 const extra: ExtraNode[] = []
 beforeAll(() => buildCore(), 120_000)
 afterAll(async () => {
+  stopWorkers()
   await Promise.all(extra.map((n) => n.destroy()))
   await cluster?.stop()
 })
@@ -39,12 +49,13 @@ it(
 
     const node = await startEmptyClusterNode()
     extra.push(node)
-    await cliAddNode(node.port, first.port)
+    const peers = cluster.startupNodes.map((n) => n.port)
+    await cliAddNode(node, first.port, { peers })
     await cliReshard(first.port, node.id, LONG ? 2_000 : 300)
     await settle(1_000)
     const replica = await startEmptyClusterNode()
     extra.push(replica)
-    await cliAddNode(replica.port, first.port, node.id)
+    await cliAddNode(replica, first.port, { peers: [...peers, node.port], replicaOf: node.id })
     // Weighted in CI so the rebalance moves a few hundred slots, not thousands.
     await cliRebalance(first.port, LONG ? [] : [`${node.id}=0.15`])
     await settle(1_000)
@@ -55,14 +66,12 @@ it(
     await settle(1_500)
 
     const [victim] = await cluster.primaries()
-    if (victim === undefined) throw new Error('no primary')
+    const heir = (await cluster.replicas()).find((r) => r.primaryId === victim?.id)
+    if (victim === undefined || heir === undefined) throw new Error('no primary with a replica')
     await cluster.killNode(victim.id)
     await waitUntil(
-      'a replica to take over',
-      async () => {
-        const p = await cluster?.primaries()
-        return (p?.length ?? 0) >= 4 || 'not yet'
-      },
+      'its replica to take over',
+      async () => ((await cluster?.primaries())?.some((p) => p.id === heir.id) ? true : 'not yet'),
       { timeoutMs: 15_000, intervalMs: 200 },
     )
     await settle(1_500)

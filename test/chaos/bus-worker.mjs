@@ -148,4 +148,15 @@ const ready = new Promise((resolve) => {
   setTimeout(resolve, 15_000).unref()
 })
 await ready
+// Every own key written once before the readers start: a reader's loader then never races the
+// first write (a load that began before a write and stored after it is the entry fence's job,
+// tested in test/consistency, not the bus's).
+for (const key of keys.filter((k) => own.has(k))) {
+  record(key, 1, 0)
+  await cache.set(key, `${key}|1`, { failOpen: false })
+  const at = Date.now()
+  const entry = written.get(key)?.find(([v]) => v === 1)
+  if (entry) entry[1] = at
+  process.send?.({ write: [key, 1, at] })
+}
 process.send?.({ hello: true })

@@ -60,32 +60,46 @@ export async function startEmptyClusterNode(options: { nodeTimeoutMs?: number } 
   return { port: server.port, id, destroy: () => server.destroy(true) }
 }
 
-/** `redis-cli --cluster add-node new existing [--cluster-slave --cluster-master-id id]`. */
+/**
+ * `redis-cli --cluster add-node new existing [--cluster-slave --cluster-master-id id]`, then wait
+ * until every node in `peers` knows the new one (add-node returns before the gossip has spread, and
+ * a reshard started earlier fails with "Unknown node").
+ */
 export async function cliAddNode(
-  newPort: number,
+  node: ExtraNode,
   existingPort: number,
-  replicaOf?: string,
-  timeoutMs = 30_000,
+  options: { peers: readonly number[]; replicaOf?: string; timeoutMs?: number },
 ): Promise<void> {
+  const timeoutMs = options.timeoutMs ?? 30_000
   await redisCli(
     [
       '--cluster',
       'add-node',
-      `${LOOPBACK}:${newPort}`,
+      `${LOOPBACK}:${node.port}`,
       `${LOOPBACK}:${existingPort}`,
-      ...(replicaOf === undefined ? [] : ['--cluster-slave', '--cluster-master-id', replicaOf]),
+      ...(options.replicaOf === undefined
+        ? []
+        : ['--cluster-slave', '--cluster-master-id', options.replicaOf]),
     ],
     timeoutMs,
   )
-  // add-node returns before the new node has met every other node: wait until it has.
   const deadline = Date.now() + timeoutMs
+  for (const port of options.peers) {
+    for (;;) {
+      const known = await redisCommand(port, ['CLUSTER', 'NODES']).then(
+        (nodes) => String(nodes).includes(node.id),
+        () => true, // a stopped or killed peer does not need to know
+      )
+      if (known) break
+      if (Date.now() > deadline) throw new Error(`node :${port} did not learn of ${node.id}`)
+      await new Promise((r) => setTimeout(r, 100))
+    }
+  }
+  // ...and until the new node sees the cluster as up (it answers CLUSTERDOWN to MIGRATE before).
   for (;;) {
-    const info = String(await redisCommand(newPort, ['CLUSTER', 'INFO']))
-    const known = Number(/cluster_known_nodes:(\d+)/.exec(info)?.[1] ?? 0)
-    const peers = String(await redisCommand(existingPort, ['CLUSTER', 'INFO']))
-    const want = Number(/cluster_known_nodes:(\d+)/.exec(peers)?.[1] ?? 0)
-    if (known > 1 && known === want) return
-    if (Date.now() > deadline) throw new Error(`node :${newPort} did not join (${known}/${want} known)`)
+    const info = String(await redisCommand(node.port, ['CLUSTER', 'INFO']))
+    if (info.includes('cluster_state:ok')) return
+    if (Date.now() > deadline) throw new Error(`node :${node.port} never saw cluster_state:ok`)
     await new Promise((r) => setTimeout(r, 100))
   }
 }
