@@ -32,6 +32,7 @@ export interface WorkerCounts {
 interface WorkerResult {
   counts: WorkerCounts
   samples: string[]
+  episodes: string[]
   last: Record<string, [number, number]>
 }
 
@@ -193,7 +194,7 @@ export function summarize(name: string, results: WorkerResult[], lost: { lost: n
         .map(
           (r, i) =>
             `  worker ${i}: unhealthy=${JSON.stringify(r.counts.unhealthy)} ready=${r.counts.ready} ` +
-            `topology=${JSON.stringify(r.counts.topology)}${r.samples.length > 0 ? ` stale samples: ${r.samples.join('; ')}` : ''}`,
+            `topology=${JSON.stringify(r.counts.topology)}\n    L1 unknown: ${r.episodes.join(' ')}${r.samples.length > 0 ? ` stale samples: ${r.samples.join('; ')}` : ''}`,
         )
         .join('\n'),
   )

@@ -31,18 +31,27 @@ const counts = {
   topology: {},
 }
 const samples = []
+/** Each stretch with L1 unknown: the first reason and how long until the bus was whole again. */
+const episodes = []
 let unknownSince = 0
+let unknownReason = ''
 cache.on('hit', (e) => {
   if (e.tier === 'l1') counts.l1Hits++
 })
 cache.on('error', () => {})
 cache.on('bus:unhealthy', (e) => {
   counts.unhealthy[e.reason] = (counts.unhealthy[e.reason] ?? 0) + 1
-  if (unknownSince === 0) unknownSince = Date.now()
+  if (unknownSince === 0) {
+    unknownSince = Date.now()
+    unknownReason = e.reason
+  }
 })
 cache.on('bus:ready', () => {
   counts.ready++
-  if (unknownSince > 0) counts.maxUnknownMs = Math.max(counts.maxUnknownMs, Date.now() - unknownSince)
+  if (unknownSince > 0) {
+    counts.maxUnknownMs = Math.max(counts.maxUnknownMs, Date.now() - unknownSince)
+    if (episodes.length < 30) episodes.push(`${unknownReason}:${Date.now() - unknownSince}ms`)
+  }
   unknownSince = 0
 })
 for (const ev of ['topology:changed', 'topology:degraded', 'topology:recovered', 'topology:scale-needed']) {
@@ -137,7 +146,7 @@ process.on('message', async (m) => {
     const last = Object.fromEntries(
       [...written].map(([k, l]) => [k, l.filter(([, at]) => at > 0).pop() ?? [0, 0]]),
     )
-    process.send?.({ result: { counts, samples, last } })
+    process.send?.({ result: { counts, samples, last, episodes } })
     await cache.close()
     process.exit(0)
   }
