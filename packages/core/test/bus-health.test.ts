@@ -121,4 +121,34 @@ describe('bus health', () => {
       await a.close()
     }
   })
+
+  it('a tag-time table of one still honours every tag invalidation (evicted tags are read from Redis)', async () => {
+    const prefix = uniquePrefix()
+    const opts = { redis: redis.url, prefix, l1: { max: 100 }, bus: { maxTagTimes: 1 } }
+    const a = createCache(opts)
+    const b = createCache(opts)
+    try {
+      await Promise.all([ready(a), ready(b)])
+      const keys = Array.from({ length: 20 }, (_, i) => uniqueKey(`tag${i}`))
+      for (const [i, key] of keys.entries()) await a.getOrSet(key, () => i, { tags: [`t${i}`] })
+      for (const key of keys) await a.get(key) // every tag time fetched, all but one evicted
+      await b.invalidateTags(keys.map((_, i) => `t${i}`).filter((_, i) => i % 2 === 0))
+      await waitUntil(
+        'A to see every invalidated tag',
+        async () => {
+          const got = await Promise.all(keys.map((k) => a.get(k)))
+          return got.every((v, i) => (i % 2 === 0 ? v === undefined : v === i)) || JSON.stringify(got)
+        },
+        { timeoutMs: 2_000, intervalMs: 20 },
+      )
+    } finally {
+      await Promise.all([a.close(), b.close()])
+    }
+  })
+
+  it('rejects a health window too short to carry heartbeats', () => {
+    expect(() => createCache({ redis: redis.url, bus: { healthWindow: '10ms' } })).toThrow(
+      /bus\.healthWindow/,
+    )
+  })
 })
