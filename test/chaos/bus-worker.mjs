@@ -13,6 +13,8 @@ const readers = Number(process.env.READERS ?? 8)
 const writeEveryMs = Number(process.env.WRITE_EVERY_MS ?? 10)
 
 const cache = createCache(options)
+// Never outlive the test process (a crashed or killed runner leaves no orphan load behind).
+process.on('disconnect', () => process.exit(1))
 /** key -> completed writes [version, completedAt], oldest first (last 50 kept). */
 const written = new Map(keys.map((k) => [k, [[0, 0]]]))
 const counts = {
