@@ -76,6 +76,15 @@ export interface BusOptions {
   channels?: number
   /** Signed messages older than this are dropped as replays; at least 1s (clocks differ). @default '30s' */
   maxAge?: Duration
+  /**
+   * End-to-end health bound: every process heartbeats on every bus channel (every quarter of
+   * this) and stops using L1 and in-process tag times as soon as a channel shows a sequence gap
+   * or its own heartbeat has not come back for half of it. An L1 entry is served at most about
+   * this long after a lost invalidation. @default '1s' @example healthWindow: '500ms'
+   */
+  healthWindow?: Duration
+  /** In-process tag-time table (LRU; an evicted tag is read from Redis again). @default 10_000 */
+  maxTagTimes?: number
 }
 
 /** Options that may be given per call (and per namespace, and per client). */
@@ -182,7 +191,16 @@ export interface ResolvedCacheOptions {
   readonly maxValueBytes: number
   readonly lockStrategy: 'redis' | 'redlock'
   readonly l1: false | { max: number; maxBytes: number; ttl: number; clone: boolean }
-  readonly bus: false | { signingKeys: Buffer[]; sharded: boolean; channels: number; maxAge: number }
+  readonly bus:
+    | false
+    | {
+        signingKeys: Buffer[]
+        sharded: boolean
+        channels: number
+        maxAge: number
+        healthWindow: number
+        maxTagTimes: number
+      }
   readonly memoryMaxEntries: number
   readonly topology: false | { readonly pollInterval: number }
   readonly writeGuard: false | { readonly maxMemoryRatio: number }
@@ -434,6 +452,8 @@ export function resolveCacheOptions(options: CacheOptions | undefined): Resolved
       sharded: b.sharded === undefined ? false : bool(b.sharded, 'bus.sharded'),
       channels: b.channels === undefined ? 16 : posInt(b.channels, 'bus.channels'),
       maxAge: b.maxAge === undefined ? 30_000 : busMaxAge(b.maxAge),
+      healthWindow: healthWindow(b.healthWindow),
+      maxTagTimes: b.maxTagTimes === undefined ? 10_000 : posInt(b.maxTagTimes, 'bus.maxTagTimes'),
     })
   } else if (o.bus !== undefined && o.bus !== false) {
     throw new InvalidOptionError('bus', 'a boolean or { signingKey, sharded, channels }', o.bus)
@@ -580,6 +600,14 @@ function bool(v: unknown, name: string): boolean {
   if (typeof v !== 'boolean') throw new InvalidOptionError(name, 'true or false', v)
   return v
 }
+/** Heartbeats go out every quarter of the window: below 40 ms they would flood the bus. */
+function healthWindow(v: Duration | undefined): number {
+  if (v === undefined) return 1_000
+  const ms = toMs(v, 'bus.healthWindow')
+  if (ms < 40) throw new InvalidOptionError('bus.healthWindow', 'a duration of at least 40ms', v)
+  return ms
+}
+
 function posInt(v: unknown, name: string): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 1)
     throw new InvalidOptionError(name, 'an integer >= 1', v)

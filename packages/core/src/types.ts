@@ -4,6 +4,8 @@ import type { CacheError } from './errors'
 export type Tier = 'l1' | 'l2'
 
 /** One Redis node as the topology monitor last saw it. */
+export type BusUnhealthyReason = 'gap' | 'silent' | 'peer-silent' | 'disconnected'
+
 export interface TopologyNode {
   id: string
   address: string
@@ -92,6 +94,12 @@ export interface CacheEvents {
   /** The bus subscriber is (again) subscribed; L1 is in use from here on. */
   'bus:ready': { reconnect: boolean }
   'bus:reconnected': { cleared: number }
+  /**
+   * The bus can no longer be shown whole (a sequence gap, its own heartbeat not back within the
+   * health window, a peer gone silent, or the subscriber disconnected): L1 and in-process tag
+   * times were dropped and reads go to Redis until `bus:ready` fires again.
+   */
+  'bus:unhealthy': { reason: BusUnhealthyReason; channel: string | undefined }
   'l1:evicted': { count: number }
   /** Every poll of the topology monitor. */
   'topology:snapshot': { snapshot: TopologySnapshot }

@@ -14,6 +14,14 @@ export type {
 export { CLUSTER_SLOTS, startCluster } from './cluster'
 export type { ClusterNodesEntry } from './cluster-nodes'
 export { parseClusterNodes } from './cluster-nodes'
+export type { ExtraNode } from './cluster-ops'
+export {
+  cliAddNode,
+  cliRebalance,
+  cliReshard,
+  killPubsubClients,
+  startEmptyClusterNode,
+} from './cluster-ops'
 export { uniqueKey, uniquePrefix } from './keys'
 export { freePort } from './ports'
 export { cleanupAllSync } from './processes'

@@ -2,25 +2,35 @@ import { createHmac, timingSafeEqual } from 'node:crypto'
 import { pack, unpack } from '../entry/envelope'
 
 export type BusMessageType = 'set' | 'del' | 'exp' | 'tags' | 'clear' | 'pattern'
-const TYPES = new Set<string>(['set', 'del', 'exp', 'tags', 'clear', 'pattern'])
+/** Bus health: 'hb' a heartbeat, 'bye' a sender leaving (closed) so peers stop expecting it. */
+export type BusControlType = 'hb' | 'bye'
+const TYPES = new Set<string>(['set', 'del', 'exp', 'tags', 'clear', 'pattern', 'hb', 'bye'])
 export const BUS_VERSION = 1
 const MAX_KEYS = 10_000
 
 /** One invalidation: which keys (entry keys, tag keys or patterns) changed, by whom, when. */
 export interface BusMessage {
   sender: string
-  type: BusMessageType
+  type: BusMessageType | BusControlType
   keys: string[]
   /** Sender's clock (ms): replay window for signed messages, invalidation time for tags. */
   time: number
+  /**
+   * The sender's sequence number on the channel it was published to (1, 2, ...; heartbeats
+   * included): a receiver that sees a jump knows it missed a message. Absent from senders that
+   * predate it.
+   */
+  seq?: number
 }
 
 /**
- * Wire format: msgpack [body, signature?] where body is msgpack [version, sender, type, keys, time].
+ * Wire format: msgpack [body, signature?] where body is msgpack [version, sender, type, keys, time, seq?].
  * The HMAC covers the body bytes exactly as sent.
  */
 export function encodeBusMessage(msg: BusMessage, signingKey: Buffer | undefined): Buffer {
-  const body = pack([BUS_VERSION, msg.sender, msg.type, msg.keys, msg.time])
+  const fields: unknown[] = [BUS_VERSION, msg.sender, msg.type, msg.keys, msg.time]
+  if (msg.seq !== undefined) fields.push(msg.seq)
+  const body = pack(fields)
   if (signingKey === undefined) return pack([body])
   return pack([body, createHmac('sha256', signingKey).update(body).digest()])
 }
@@ -60,8 +70,9 @@ export function decodeBusMessage(
   } catch {
     return { ok: false, reason: 'malformed' }
   }
-  if (!Array.isArray(fields) || fields.length !== 5) return { ok: false, reason: 'malformed' }
-  const [version, sender, type, keys, time] = fields as unknown[]
+  if (!Array.isArray(fields) || fields.length < 5 || fields.length > 6)
+    return { ok: false, reason: 'malformed' }
+  const [version, sender, type, keys, time, seq] = fields as unknown[]
   if (version !== BUS_VERSION) return { ok: false, reason: 'version' }
   if (typeof sender !== 'string' || typeof type !== 'string' || !TYPES.has(type))
     return { ok: false, reason: 'malformed' }
@@ -69,8 +80,12 @@ export function decodeBusMessage(
     return { ok: false, reason: 'malformed' }
   }
   if (typeof time !== 'number' || !Number.isFinite(time)) return { ok: false, reason: 'malformed' }
+  if (seq !== undefined && (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 1))
+    return { ok: false, reason: 'malformed' }
   if (verifyKeys.length > 0 && Math.abs(now - time) > maxAge) return { ok: false, reason: 'replayed' }
-  return { ok: true, message: { sender, type: type as BusMessageType, keys: keys as string[], time } }
+  const message: BusMessage = { sender, type: type as BusMessage['type'], keys: keys as string[], time }
+  if (seq !== undefined) message.seq = seq
+  return { ok: true, message }
 }
 
 function isBytes(v: unknown): v is Uint8Array {

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { LRUCache } from 'lru-cache'
 import type { Engine } from '../engine'
 import type { Entry } from '../entry/envelope'
 import type { CacheError } from '../errors'
@@ -7,6 +8,7 @@ import { Keyspace } from '../keys'
 import type { L1Cache, L1Item } from '../l1/l1-cache'
 import { globToRegExp } from '../store/memory-store'
 import type { RedisClient } from '../store/scripts'
+import type { BusUnhealthyReason } from '../types'
 import type { BusMessage } from './codec'
 import { RedisBus } from './redis-bus'
 
@@ -23,7 +25,8 @@ export class Coherence {
   l1Usable: boolean
   /** In-process tag times are authoritative (single process, or kept fresh by a connected bus). */
   #tagsTrusted: boolean
-  readonly #tagTimes = new Map<string, number>()
+  /** Bounded (LRU): an evicted tag time is simply read from Redis again. */
+  readonly #tagTimes: LRUCache<string, number>
   readonly #engine: Engine
 
   constructor(engine: Engine, l1: L1Cache | undefined, publisher: RedisClient | undefined) {
@@ -31,6 +34,7 @@ export class Coherence {
     this.l1 = l1
     const o = engine.options
     const single = engine.store.kind === 'memory'
+    this.#tagTimes = new LRUCache<string, number>({ max: o.bus === false ? 10_000 : o.bus.maxTagTimes })
     if (publisher !== undefined && o.bus !== false) {
       this.bus = new RedisBus(
         publisher,
@@ -41,11 +45,12 @@ export class Coherence {
           maxAge: o.bus.maxAge,
           sharded: o.bus.sharded,
           channels: o.bus.channels,
+          healthWindow: o.bus.healthWindow,
         },
         {
           message: (m) => this.#receive(m),
           rejected: (reason) => engine.emit('bus:rejected', { reason }),
-          down: () => this.#distrust(),
+          down: (reason, channel) => this.#distrust(reason, channel),
           up: (first) => this.#trust(first),
           published: (type, count) => engine.emit('bus:published', { type, count }),
           error: (err, operation) =>
@@ -170,12 +175,13 @@ export class Coherence {
     }
   }
 
-  #distrust(): void {
+  #distrust(reason: BusUnhealthyReason, channel: string | undefined): void {
     this.#engine.epochs.invalidateAll()
     this.l1Usable = false
     this.#tagsTrusted = false
     this.l1?.clear()
     this.#tagTimes.clear()
+    this.#engine.emit('bus:unhealthy', { reason, channel })
   }
 
   #trust(first: boolean): void {

@@ -3,7 +3,14 @@ import { keySlot } from '../keys'
 import { absorbLateSocketErrors } from '../store/connect'
 import { isCluster } from '../store/redis-store'
 import type { RedisClient } from '../store/scripts'
-import { type BusMessage, type BusMessageType, decodeBusMessage, encodeBusMessage } from './codec'
+import type { BusUnhealthyReason } from '../types'
+import {
+  type BusControlType,
+  type BusMessage,
+  type BusMessageType,
+  decodeBusMessage,
+  encodeBusMessage,
+} from './codec'
 
 export type BusState = 'connecting' | 'ready' | 'down' | 'closed'
 
@@ -12,9 +19,12 @@ export interface BusHandlers {
   message(msg: BusMessage): void
   /** A message was dropped (malformed, unsigned, forged, replayed). */
   rejected(reason: string): void
-  /** The subscriber lost its connection: messages may be missed from now on. */
-  down(): void
-  /** Subscribed again after a drop (or for the first time). */
+  /**
+   * Messages may have been missed (the subscriber dropped, a channel showed a sequence gap or
+   * stopped echoing this process's heartbeats, a peer went silent): stop trusting L1.
+   */
+  down(reason: BusUnhealthyReason, channel: string | undefined): void
+  /** Every channel is shown whole again (or for the first time): L1 may be used. */
   up(first: boolean): void
   published(type: BusMessageType, count: number): void
   error(err: unknown, operation: string): void
@@ -27,11 +37,43 @@ export interface RedisBusOptions {
   maxAge: number
   sharded: boolean
   channels: number
+  /** See BusOptions.healthWindow. */
+  healthWindow: number
 }
 
 const BATCH = 500
+/** Failed publishes kept for retry (oldest dropped first; receivers then see a sequence gap). */
 const QUEUE_MAX = 1_000
 const RETRY_MS = 250
+/** Peers remembered per channel (a fleet larger than this only costs a spurious L1 drop). */
+const PEERS_MAX = 1_000
+
+/** A sequence hole larger than this is judged lost at once. */
+const HOLES_MAX = 64
+
+/** A sender's sequence on one channel, as seen here. */
+interface Peer {
+  seq: number
+  at: number
+  /** Sequence numbers skipped over, and when the skip was seen. */
+  holes: Map<number, number>
+}
+
+/** What one channel has shown lately; it is whole while it echoes our own heartbeats in order. */
+interface ChannelHealth {
+  /** Last sequence number this process used on the channel. */
+  sent: number
+  /** Our own messages as they come back (`own.seq`: the last one), and when one last did. */
+  own: Peer
+  echoedAt: number
+  /** Own sequence number when the channel was last found broken: whole again once `echoed` passes it. */
+  brokenAt: number
+  /** Since when the channel is whole (0: not whole). */
+  wholeSince: number
+  /** Last re-subscribe attempt (rate limit). */
+  resubscribedAt: number
+  peers: Map<string, Peer>
+}
 
 /**
  * Invalidation bus over Redis Pub/Sub (or sharded Pub/Sub on a cluster). Messages from one
@@ -51,6 +93,11 @@ export class RedisBus {
   #retryTimer: NodeJS.Timeout | undefined
   readonly #inflight = new Set<Promise<unknown>>()
   #everUp = false
+  #subscribed = false
+  readonly #health = new Map<string, ChannelHealth>()
+  #healthTimer: NodeJS.Timeout | undefined
+  #lastTick = 0
+  #lateTicks = 0
 
   constructor(publisher: RedisClient, options: RedisBusOptions, handlers: BusHandlers) {
     this.#pub = publisher
@@ -61,6 +108,17 @@ export class RedisBus {
     this.#channels = options.sharded
       ? Array.from({ length: options.channels }, (_, i) => `${base}:{${i}}`)
       : [base]
+    for (const ch of this.#channels) {
+      this.#health.set(ch, {
+        sent: 0,
+        own: { seq: 0, at: 0, holes: new Map() },
+        echoedAt: 0,
+        brokenAt: 0,
+        wholeSince: 0,
+        resubscribedAt: 0,
+        peers: new Map(),
+      })
+    }
     this.#sub = isCluster(publisher)
       ? (publisher as Cluster).duplicate(undefined, options.sharded ? { shardedSubscribers: true } : {})
       : // We resubscribe on every 'ready' ourselves: ioredis's own resubscription leaves its
@@ -69,6 +127,19 @@ export class RedisBus {
           (publisher as Redis).duplicate({ enableAutoPipelining: false, autoResubscribe: false }),
         )
     this.#listen()
+    this.#lastTick = Date.now()
+    this.#healthTimer = setInterval(() => this.#tick(), this.#interval)
+    this.#healthTimer.unref()
+  }
+
+  /** Heartbeat period: a quarter of the health window. */
+  get #interval(): number {
+    return Math.max(10, Math.floor(this.#o.healthWindow / 4))
+  }
+
+  /** A channel (or a peer on it) silent for longer than this is no longer shown whole. */
+  get #deadline(): number {
+    return Math.floor(this.#o.healthWindow / 2)
   }
 
   get channels(): readonly string[] {
@@ -101,7 +172,10 @@ export class RedisBus {
 
   async close(): Promise<void> {
     if (this.state === 'closed') return
+    clearInterval(this.#healthTimer)
     this.#flush()
+    // Tell peers not to wait for our heartbeats (they would drop their L1 once, for nothing).
+    for (const ch of this.#channels) this.#sendControl(ch, 'bye')
     // Let the last invalidations reach Redis before the connections close (bounded: a dead
     // Redis must not hold close() up).
     if (this.#inflight.size > 0) {
@@ -125,20 +199,20 @@ export class RedisBus {
 
   #listen(): void {
     const sub = this.#sub
-    const onRaw = (_channel: string | Buffer, raw: Buffer) => {
+    const onRaw = (channel: string | Buffer, raw: Buffer) => {
       const r = decodeBusMessage(raw, this.#o.signingKeys, this.#o.maxAge)
       if (!r.ok) return this.#h.rejected(r.reason)
-      if (r.message.sender === this.#o.sender) return
-      this.#h.message(r.message)
+      this.#observe(channel.toString(), r.message)
+      const type = r.message.type
+      if (r.message.sender === this.#o.sender || type === 'hb' || type === 'bye') return
+      this.#h.message(r.message as BusMessage & { type: BusMessageType })
     }
     if (this.#o.sharded) sub.on('smessageBuffer', onRaw)
     else sub.on('messageBuffer', onRaw)
     sub.on('error', (err: unknown) => this.#h.error(err, 'bus'))
     const markDown = () => {
-      if (this.state === 'ready') {
-        this.state = 'down'
-        this.#h.down()
-      }
+      this.#subscribed = false
+      this.#broken('disconnected', undefined)
     }
     sub.on('close', markDown)
     sub.on('end', markDown)
@@ -160,10 +234,151 @@ export class RedisBus {
       return
     }
     if (this.state === 'closed') return
+    this.#subscribed = true
+    const now = Date.now()
+    for (const h of this.#health.values()) h.echoedAt = Math.max(h.echoedAt, now)
+    // Whole once our own heartbeats come back on every channel: send one now, not in 250 ms.
+    for (const ch of this.#channels) this.#sendControl(ch, 'hb')
+  }
+
+  /**
+   * Sequence bookkeeping for one received message. A jump in a sender's sequence is a message
+   * not (yet) seen: Pub/Sub keeps one connection's order on one channel, but a classic PUBLISH on
+   * a cluster may enter at any node and a retried publish arrives late, so a hole is judged a
+   * loss only if it is still open on the next tick.
+   */
+  #observe(channel: string, m: BusMessage): void {
+    const h = this.#health.get(channel)
+    if (h === undefined || m.seq === undefined || this.state === 'closed') return
+    const now = Date.now()
+    if (m.sender === this.#o.sender) {
+      if (this.#track(h.own, m.seq, now, channel)) h.echoedAt = now
+      this.#maybeWhole()
+      return
+    }
+    if (m.type === 'bye') {
+      h.peers.delete(m.sender)
+      return
+    }
+    let peer = h.peers.get(m.sender)
+    if (peer === undefined) {
+      // A sender seen for the first time here with history behind it, while this channel has
+      // been whole long enough that its earlier heartbeats should have reached us: we missed them.
+      const missed = m.seq > 1 && h.wholeSince > 0 && now - h.wholeSince > 2 * this.#interval + this.#deadline
+      if (h.peers.size >= PEERS_MAX) {
+        const oldest = h.peers.keys().next().value
+        if (oldest !== undefined) h.peers.delete(oldest)
+      }
+      peer = { seq: m.seq, at: now, holes: new Map() }
+      h.peers.set(m.sender, peer)
+      if (missed) this.#broken('gap', channel)
+      return
+    }
+    peer.at = now
+    this.#track(peer, m.seq, now, channel)
+  }
+
+  /** Advance a sender's sequence; true when it moved forward. Holes wait for the next tick. */
+  #track(s: Peer, seq: number, now: number, channel: string): boolean {
+    if (seq <= s.seq) {
+      s.holes.delete(seq)
+      return false
+    }
+    if (s.seq > 0) {
+      if (seq - s.seq - 1 > HOLES_MAX) this.#broken('gap', channel)
+      else for (let n = s.seq + 1; n < seq; n++) s.holes.set(n, now)
+    }
+    s.seq = seq
+    return true
+  }
+
+  /** A hole older than one heartbeat period is a lost message. */
+  #holesExpired(s: Peer, now: number): boolean {
+    for (const at of s.holes.values()) {
+      if (now - at < this.#interval) continue
+      s.holes.clear()
+      return true
+    }
+    return false
+  }
+
+  /** Heartbeat every channel, then judge silence (our own echo, and each peer's). */
+  #tick(): void {
+    if (this.state === 'closed') return
+    const now = Date.now()
+    // A late timer means this event loop was blocked: echoes may sit unread in the socket, so
+    // silence cannot be judged on this tick (at most one tick in a row is forgiven).
+    const late = now - this.#lastTick > 2 * this.#interval
+    this.#lastTick = now
+    if (late && this.#lateTicks++ < 1) {
+      for (const ch of this.#channels) this.#sendControl(ch, 'hb')
+      return
+    }
+    this.#lateTicks = 0
+    for (const ch of this.#channels) {
+      const h = this.#health.get(ch)
+      if (h === undefined) continue
+      if (this.#subscribed && h.own.seq < h.sent && now - h.echoedAt > this.#deadline) {
+        this.#broken('silent', ch)
+        this.#resubscribe(ch, h, now)
+      }
+      if (this.#holesExpired(h.own, now)) this.#broken('gap', ch)
+      for (const [sender, peer] of h.peers) {
+        if (this.#holesExpired(peer, now)) this.#broken('gap', ch)
+        if (now - peer.at <= this.#deadline) continue
+        // Gone quiet without a 'bye': crashed, or its publishes no longer reach us. Forget it
+        // (it is a new peer if it comes back) and drop what it may have invalidated meanwhile.
+        h.peers.delete(sender)
+        this.#broken('peer-silent', ch)
+      }
+      this.#sendControl(ch, 'hb')
+    }
+  }
+
+  /** Messages may have been missed: L1 is unknown until every channel echoes us again. */
+  #broken(reason: BusUnhealthyReason, channel: string | undefined): void {
+    if (this.state === 'closed') return
+    for (const [ch, h] of this.#health) {
+      if (channel !== undefined && ch !== channel) continue
+      h.brokenAt = h.sent
+      h.wholeSince = 0
+    }
+    // While not ready L1 is already out of use (and was cleared): nothing more to drop.
+    if (this.state !== 'ready') return
+    this.state = 'down'
+    this.#h.down(reason, channel)
+  }
+
+  #maybeWhole(): void {
+    if (this.state === 'ready' || this.state === 'closed' || !this.#subscribed) return
+    const now = Date.now()
+    for (const h of this.#health.values()) {
+      if (h.own.seq <= h.brokenAt) return
+      if (h.wholeSince === 0) h.wholeSince = now
+    }
     const first = !this.#everUp
     this.#everUp = true
     this.state = 'ready'
     this.#h.up(first)
+  }
+
+  /**
+   * A channel that stopped echoing us: its slot may have moved (Redis drops the sharded
+   * subscriptions of migrated slots with a SUNSUBSCRIBE push that ioredis swallows, and ioredis
+   * re-subscribes only after it refreshes its slot map) or the subscriber reconnected without
+   * telling. Refresh the slot map, then subscribe again (idempotent on the server).
+   */
+  #resubscribe(channel: string, h: ChannelHealth, now: number): void {
+    if (now - h.resubscribedAt < this.#deadline) return
+    h.resubscribedAt = now
+    const sub = this.#sub
+    const again = () => {
+      if (this.state === 'closed') return
+      const p = this.#o.sharded ? (sub as Cluster).ssubscribe(channel) : sub.subscribe(channel)
+      p.catch((err: unknown) => this.#h.error(err, 'bus:subscribe'))
+    }
+    if (isCluster(sub)) (sub as Cluster).refreshSlotsCache(() => again())
+    else again()
   }
 
   #flush(): void {
@@ -174,12 +389,37 @@ export class RedisBus {
     for (const b of batches) {
       for (let i = 0; i < b.keys.length; i += BATCH) {
         const keys = b.keys.slice(i, i + BATCH)
-        const msg: BusMessage = { sender: this.#o.sender, type: b.type, keys, time: now }
-        const payload = encodeBusMessage(msg, this.#o.signingKeys[0])
         const targets = b.channel === 'all' ? this.#channels : [b.channel]
-        for (const channel of targets) this.#send(channel, payload, b.type, keys.length)
+        for (const channel of targets) {
+          const msg: BusMessage = { sender: this.#o.sender, type: b.type, keys, time: now }
+          msg.seq = this.#nextSeq(channel)
+          this.#send(channel, encodeBusMessage(msg, this.#o.signingKeys[0]), b.type, keys.length)
+        }
       }
     }
+  }
+
+  #nextSeq(channel: string): number {
+    const h = this.#health.get(channel)
+    if (h === undefined) return 1
+    h.sent += 1
+    return h.sent
+  }
+
+  /**
+   * Heartbeats and byes: never retried (the next one carries a newer sequence number, and a
+   * missing one is exactly what receivers must notice).
+   */
+  #sendControl(channel: string, type: BusControlType): void {
+    const msg: BusMessage = { sender: this.#o.sender, type, keys: [], time: Date.now() }
+    msg.seq = this.#nextSeq(channel)
+    const payload = encodeBusMessage(msg, this.#o.signingKeys[0])
+    const p = this.#o.sharded
+      ? (this.#pub as Cluster).spublish(channel, payload)
+      : (this.#pub as Redis).publish(channel, payload)
+    const done = p.catch(() => undefined)
+    this.#inflight.add(done)
+    void done.finally(() => this.#inflight.delete(done))
   }
 
   #send(channel: string, payload: Buffer, type: BusMessageType, count: number): void {

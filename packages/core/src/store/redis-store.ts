@@ -93,11 +93,7 @@ export class RedisStore implements Store {
     await FAIL_LOADED.run(
       this.client,
       [key, leaseKey],
-      [
-        token,
-        readCreatedAt > 0 ? uint48(readCreatedAt) : '',
-        ms(Math.max(0, backoffUntil - Date.now())),
-      ],
+      [token, readCreatedAt > 0 ? uint48(readCreatedAt) : '', ms(Math.max(0, backoffUntil - Date.now()))],
     )
   }
 
