@@ -41,6 +41,8 @@ export interface GetOptions {
   allowStale?: boolean
 }
 
+const TAG_KEY = /^(?:[A-Za-z0-9_.-]+:)*tag:\{/
+
 /**
  * A cache (or a namespace of one). Namespaces share connections, events and the in-process
  * state of their parent; each has its own keyspace and option layer.
@@ -356,13 +358,18 @@ export class Cache {
     )
   }
 
-  /** Remove every key of this namespace (entries, leases, tag times) on every primary. */
+  /** Remove every entry of this namespace (and their leases) on every primary; tag times stay. */
   async clear(): Promise<number> {
     this.#open()
+    // Tag times stay: deleted while an entry they invalidate is still there, or while a load
+    // that began before a concurrent invalidateTags still runs, they would make that entry valid
+    // again (found by the history checker). A few bytes per tag; they only ever invalidate
+    // entries older than themselves. Tag keys: `<base>[<ns>:]*tag:{...}` (no namespace is `tag`).
+    const base = this.#keys.base
     return this.#engine.deleteMatching(
       'clear',
-      `${escapeGlob(this.#keys.base)}*`,
-      () => true,
+      `${escapeGlob(base)}*`,
+      (k) => !TAG_KEY.test(k.slice(base.length)),
       this.#call.failOpen,
     )
   }

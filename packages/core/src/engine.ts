@@ -958,16 +958,11 @@ export class Engine implements LeaseHost {
   ): Promise<number> {
     let n = 0
     const isEntry = (key: string) => !key.endsWith(':lock') && !key.endsWith(':lease')
-    // Tag times go last (clear): deleted before the entries they invalidate, a read in between
-    // would find no tag time and take such an entry for valid.
-    const early = (key: string) => accept(key) && !isTagKey(key)
-    const late = (key: string) => accept(key) && isTagKey(key)
     try {
       // A scan of a large keyspace outlasts redisTimeout by design: not bounded by the guard's deadline.
       for (let pass = 0; pass < (this.store.kind === 'redis' ? 2 : 1); pass++) {
-        n += await this.store.deleteMatching(glob, 500, early, isEntry)
+        n += await this.store.deleteMatching(glob, 500, accept, isEntry)
       }
-      if (type === 'clear') n += await this.store.deleteMatching(glob, 500, late, isEntry)
     } catch (err) {
       this.epochs.invalidateAll()
       this.coherence.patternInvalidated(type, glob)
@@ -1010,16 +1005,6 @@ export class Engine implements LeaseHost {
     await settledWithin([this.quorum?.close?.() ?? Promise.resolve()], CLOSE_QUIT_WAIT)
     await this.store.close(CLOSE_QUIT_WAIT)
   }
-}
-
-/**
- * A tag time's key (`<prefix>:[<ns>:]tag:{<tag>}`): the part before its first `{` ends with
- * `tag:` (namespaces may not be named `tag`). A prefix ending in `tag` makes entries match too:
- * they are then deleted in the last pass instead, still deleted.
- */
-function isTagKey(key: string): boolean {
-  const open = key.indexOf('{')
-  return open >= 4 && key.startsWith('tag:', open - 4)
 }
 
 /** A stale entry that may be served while the key reloads (not past staleUntil, not tag-invalidated). */
