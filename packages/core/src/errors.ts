@@ -18,6 +18,7 @@ export type ErrorCode =
   | 'E_CLOSED'
   | 'E_BUS_REJECTED'
   | 'E_WRITE_SKIPPED'
+  | 'E_HTTP_HANDLER'
 
 export interface CacheErrorOptions {
   key?: string | undefined

@@ -1,11 +1,8 @@
 import { IncomingMessage, ServerResponse } from 'node:http'
 import { Socket } from 'node:net'
-import { type HandlerResult, refreshRequestHeaders } from '@herdless/core'
+import { type HandlerResult, REFRESH_REQUEST, refreshRequestHeaders, STREAMED } from '@herdless/core'
 import type { Request } from 'express'
 import { ResponseCapture } from './response-capture'
-
-/** Marks a request the middleware dispatched itself: it runs the handler without a lookup. */
-export const REFRESH_REQUEST = Symbol.for('herdless.express.refresh')
 
 type Dispatch = (req: IncomingMessage, res: ServerResponse) => void
 
@@ -54,7 +51,7 @@ export function runRefresh(
   signal: AbortSignal,
 ): Promise<HandlerResult> {
   const dispatch = source.dispatch
-  if (dispatch === undefined) return Promise.resolve({ kind: 'streamed' })
+  if (dispatch === undefined) return Promise.resolve(STREAMED)
   // A socket that never connects: the pair lives in memory. Peer address and TLS-ness are
   // copied so req.ip and req.protocol read as they did for the original request.
   const socket = new Socket()

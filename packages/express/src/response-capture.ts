@@ -1,11 +1,10 @@
 import type { OutgoingHttpHeader, OutgoingHttpHeaders, ServerResponse } from 'node:http'
-import type { HandlerResult } from '@herdless/core'
+import { type HandlerResult, STREAMED } from '@herdless/core'
 
 type Intercepted = 'writeHead' | 'write' | 'end' | 'flushHeaders'
 type Callback = (error?: Error | null) => void
 
 const INTERCEPTED: readonly Intercepted[] = ['writeHead', 'write', 'end', 'flushHeaders']
-const STREAMED: HandlerResult = Object.freeze({ kind: 'streamed' })
 
 export interface CaptureOptions {
   /**
