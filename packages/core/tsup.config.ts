@@ -1,3 +1,4 @@
 import { herdlessTsup } from '../../tsup.shared'
 
-export default herdlessTsup()
+// `@herdless/core/http/node`: node:http plumbing for adapters (response capture, refresh dispatch).
+export default herdlessTsup({ entry: { index: 'src/index.ts', 'http/node': 'src/http/node/index.ts' } })

@@ -7,9 +7,9 @@ import {
   type ResponseCacheOptions,
   refreshTimeoutMs,
 } from '@herdless/core'
+import { dispatchRefresh, ResponseCapture } from '@herdless/core/http/node'
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
-import { refreshSource, runRefresh } from './refresh-request'
-import { ResponseCapture } from './response-capture'
+import { refreshSource } from './refresh-request'
 import type { CacheResponsesOptions, HerdlessRequestState } from './types'
 
 /** Validators Express itself answers with 304 (res.send checks req.fresh): hidden from a handler run for the cache. */
@@ -140,7 +140,7 @@ export function cacheResponses(options: CacheResponsesOptions): RequestHandler {
 
     rc.lookup(lookupPlan, {
       run: lookupPlan.method === 'GET' ? run : undefined,
-      refresh: (signal) => runRefresh(source, maxBodyBytes, signal),
+      refresh: (signal) => dispatchRefresh(source, maxBodyBytes, signal),
     })
       .then(deliver)
       .catch((err: unknown) => {

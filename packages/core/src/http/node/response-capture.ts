@@ -1,5 +1,6 @@
 import type { OutgoingHttpHeader, OutgoingHttpHeaders, ServerResponse } from 'node:http'
-import { type HandlerResult, STREAMED } from '@herdless/core'
+import { STREAMED } from '../adapter'
+import type { HandlerResult } from '../types'
 
 type Intercepted = 'writeHead' | 'write' | 'end' | 'flushHeaders'
 type Callback = (error?: Error | null) => void
