@@ -22,6 +22,7 @@ export type ErrorCode =
   | 'E_INVALID_VALUE'
   | 'E_BATCH_LOADER'
   | 'E_CLUSTER_NODE'
+  | 'E_HTTP_HANDLER'
 
 export interface CacheErrorOptions {
   key?: string | undefined

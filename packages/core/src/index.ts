@@ -37,6 +37,20 @@ export {
   ValueTooLargeError,
   WriteSkippedError,
 } from './errors'
+export type { AdapterCache, RefreshMarker } from './http/adapter'
+export {
+  adapterCache,
+  BYPASS_HEADERS,
+  createRefreshMarker,
+  isRefreshRequest,
+  MISS_HEADERS,
+  REFRESH_HEADER,
+  REFRESH_REQUEST,
+  refreshTimeoutMs,
+  STREAMED,
+} from './http/adapter'
+export type { ResponsePolicy } from './http/freshness'
+export { responsePolicy } from './http/freshness'
 export { HttpHandlerError } from './http/handler-error'
 export { refreshRequestHeaders } from './http/headers'
 export type { ResolvedRoute, ResponseCacheOptions, RouteCacheOptions } from './http/options'

@@ -66,17 +66,27 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 describe('plan', () => {
   it('bypasses non-GET/HEAD, Authorization, Range; no-store only when asked to respect it', () => {
     const { rc } = setup()
-    expect(rc.plan(get('/a', {}, 'POST'))).toEqual({ eligible: false, reason: 'method' })
+    expect(rc.plan(get('/a', {}, 'POST'))).toEqual({
+      eligible: false,
+      reason: 'method',
+      headers: { 'x-cache': 'BYPASS' },
+    })
     expect(rc.plan(get('/a', { authorization: 'Bearer x' }))).toEqual({
       eligible: false,
       reason: 'authorization',
+      headers: { 'x-cache': 'BYPASS' },
     })
-    expect(rc.plan(get('/a', { range: 'bytes=0-1' }))).toEqual({ eligible: false, reason: 'range' })
+    expect(rc.plan(get('/a', { cookie: 'session=a' }))).toMatchObject({ eligible: false, reason: 'cookie' })
+    expect(rc.plan(get('/a', { range: 'bytes=0-1' }))).toEqual({
+      eligible: false,
+      reason: 'range',
+      headers: { 'x-cache': 'BYPASS' },
+    })
     expect(rc.plan(get('/a', { 'cache-control': 'no-store' })).eligible).toBe(true)
     const respectful = rc.plan(get('/a', { 'cache-control': 'no-store' }), {
       route: { respectRequestCacheControl: true },
     })
-    expect(respectful).toEqual({ eligible: false, reason: 'no-store' })
+    expect(respectful).toEqual({ eligible: false, reason: 'no-store', headers: { 'x-cache': 'BYPASS' } })
     const refresh = eligible(
       createResponseCache({ cache: caches[0] as Cache, respectRequestCacheControl: true }),
       get('/a', { pragma: 'no-cache' }),
@@ -335,7 +345,7 @@ describe('lookup', () => {
     await cache.close()
     const p = producer(() => ok('x'))
     const outcome = await rc.lookup(eligible(rc, get('/closed')), p.producers)
-    expect(outcome).toEqual({ kind: 'run', xCache: 'MISS' })
+    expect(outcome).toEqual({ kind: 'run', xCache: 'MISS', headers: { 'x-cache': 'MISS' } })
     expect(p.counts.run).toBe(0)
     expect(isCacheError(errors[0], 'E_CLOSED')).toBe(true)
   })

@@ -3,16 +3,21 @@ import {
   createResponseCache,
   type HandlerResult,
   InvalidOptionError,
+  isRefreshRequest,
   type ResponseCacheOptions,
-  toMs,
+  refreshTimeoutMs,
 } from '@herdless/core'
+import { dispatchRefresh, ResponseCapture } from '@herdless/core/http/node'
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
-import { REFRESH_REQUEST, refreshSource, runRefresh } from './refresh-request'
-import { ResponseCapture } from './response-capture'
+import { refreshSource } from './refresh-request'
 import type { CacheResponsesOptions, HerdlessRequestState } from './types'
 
 /** Validators Express itself answers with 304 (res.send checks req.fresh): hidden from a handler run for the cache. */
 const CONDITIONAL = ['if-none-match', 'if-modified-since'] as const
+
+function setHeaders(res: Response, headers: Readonly<Record<string, string>>): void {
+  for (const [name, value] of Object.entries(headers)) res.setHeader(name, value)
+}
 
 /**
  * Response caching middleware for Express 4 and 5. GET and HEAD are answered from the cache
@@ -40,13 +45,12 @@ export function cacheResponses(options: CacheResponsesOptions): RequestHandler {
   const rc = createResponseCache(core)
   const cache = options.cache
   const tagsOf = typeof tags === 'function' ? tags : undefined
-  const abandonAfterCloseMs =
-    options.refreshTimeout === undefined ? 30_000 : toMs(options.refreshTimeout, 'refreshTimeout')
+  const abandonAfterCloseMs = refreshTimeoutMs(options.refreshTimeout)
   const invalidate: HerdlessRequestState['invalidate'] = (target) => rc.invalidate(target)
 
   return function herdlessCacheResponses(req: Request, res: Response, next: NextFunction): void {
     const state: HerdlessRequestState = { cache, key: undefined, xCache: undefined, invalidate }
-    if ((req as unknown as Record<symbol, unknown>)[REFRESH_REQUEST] === true) {
+    if (isRefreshRequest(req)) {
       // A refresh run this middleware dispatched: run the handler, its output is captured.
       req.herdless = state
       next()
@@ -65,7 +69,7 @@ export function cacheResponses(options: CacheResponsesOptions): RequestHandler {
     if (!plan.eligible) {
       state.xCache = 'BYPASS'
       req.herdless = state
-      res.setHeader('x-cache', 'BYPASS')
+      setHeaders(res, plan.headers)
       next()
       return
     }
@@ -76,12 +80,12 @@ export function cacheResponses(options: CacheResponsesOptions): RequestHandler {
     const maxBodyBytes = plan.route.maxBodyBytes
     let capture: ResponseCapture | undefined
 
-    const run = (): Promise<HandlerResult> => {
+    const run = (headers: Readonly<Record<string, string>>): Promise<HandlerResult> => {
       const c = new ResponseCapture(res, { live: true, maxBodyBytes, abandonAfterCloseMs })
       capture = c
       c.install()
       herdless.xCache = 'MISS'
-      res.setHeader('x-cache', 'MISS')
+      setHeaders(res, headers)
       const hidden: [string, string | string[]][] = []
       for (const name of CONDITIONAL) {
         const v = req.headers[name]
@@ -102,8 +106,8 @@ export function cacheResponses(options: CacheResponsesOptions): RequestHandler {
     const deliver = (outcome: CacheOutcome): void => {
       switch (outcome.kind) {
         case 'run':
-          herdless.xCache = 'MISS'
-          if (!res.headersSent) res.setHeader('x-cache', 'MISS')
+          herdless.xCache = outcome.xCache
+          if (!res.headersSent) setHeaders(res, outcome.headers)
           next()
           return
         case 'own':
@@ -126,7 +130,7 @@ export function cacheResponses(options: CacheResponsesOptions): RequestHandler {
           }
           if (res.headersSent) return
           for (const name of outcome.removeHeaders) res.removeHeader(name)
-          for (const [name, value] of Object.entries(outcome.headers)) res.setHeader(name, value)
+          setHeaders(res, outcome.headers)
           res.statusCode = outcome.status
           res.end(outcome.notModified ? undefined : body)
           return
@@ -136,7 +140,7 @@ export function cacheResponses(options: CacheResponsesOptions): RequestHandler {
 
     rc.lookup(lookupPlan, {
       run: lookupPlan.method === 'GET' ? run : undefined,
-      refresh: (signal) => runRefresh(source, maxBodyBytes, signal),
+      refresh: (signal) => dispatchRefresh(source, maxBodyBytes, signal),
     })
       .then(deliver)
       .catch((err: unknown) => {

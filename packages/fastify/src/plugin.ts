@@ -1,11 +1,10 @@
 import {
-  type Cache,
+  adapterCache,
   type CacheOptions,
-  createCache,
   createResponseCache,
   InvalidOptionError,
   type ResponseCacheOptions,
-  toMs,
+  refreshTimeoutMs,
 } from '@herdless/core'
 import type { FastifyInstance, onSendAsyncHookHandler, preHandlerAsyncHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
@@ -16,15 +15,6 @@ import type { HerdlessFastifyOptions } from './types'
 /** Options Fastify itself reads from register() and passes along; never cache options. */
 const FASTIFY_KEYS = new Set(['logLevel', 'logSerializers'])
 
-function isCache(value: unknown): value is Cache {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as Cache).getOrSet === 'function' &&
-    typeof (value as Cache).close === 'function'
-  )
-}
-
 async function herdless(fastify: FastifyInstance, options: HerdlessFastifyOptions): Promise<void> {
   if (fastify.hasDecorator('cache')) throw new PluginRegistrationError()
   const { cache: given, http = {}, ...rest } = options ?? {}
@@ -32,23 +22,9 @@ async function herdless(fastify: FastifyInstance, options: HerdlessFastifyOption
   for (const [name, value] of Object.entries(rest)) {
     if (!FASTIFY_KEYS.has(name)) (coreOptions as Record<string, unknown>)[name] = value
   }
-  let cache: Cache
-  let owned = false
-  if (given !== undefined) {
-    if (!isCache(given)) throw new InvalidOptionError('cache', 'a cache from createCache()', given)
-    const extra = Object.keys(coreOptions)[0]
-    if (extra !== undefined) {
-      throw new InvalidOptionError(
-        extra,
-        'absent when `cache` is given (configure the cache you pass; route defaults go under `http`)',
-        (coreOptions as Record<string, unknown>)[extra],
-      )
-    }
-    cache = given
-  } else {
-    cache = createCache(coreOptions)
-    owned = true
-  }
+  // A cache passed in is the app's (never closed here); one made from the options is ours.
+  const handle = adapterCache(given, coreOptions)
+  const { cache, owned } = handle
   try {
     const { key, ...httpRest } = http
     if (key !== undefined && typeof key !== 'function') {
@@ -67,8 +43,7 @@ async function herdless(fastify: FastifyInstance, options: HerdlessFastifyOption
     const rc = createResponseCache(responseOptions)
     const hooks = createRouteHooks(fastify, rc, {
       key,
-      abandonAfterCloseMs:
-        http.refreshTimeout === undefined ? 30_000 : toMs(http.refreshTimeout, 'http.refreshTimeout'),
+      abandonAfterCloseMs: refreshTimeoutMs(http.refreshTimeout, 'http.refreshTimeout'),
     })
     const preHandler = hooks.preHandler as preHandlerAsyncHookHandler
     const onSend = hooks.onSend as onSendAsyncHookHandler
@@ -84,14 +59,10 @@ async function herdless(fastify: FastifyInstance, options: HerdlessFastifyOption
       if (cfg !== undefined && cfg !== false) hooks.configOf(cfg)
     })
   } catch (err) {
-    if (owned) await cache.close()
+    await handle.close()
     throw err
   }
-  if (owned) {
-    fastify.addHook('onClose', async () => {
-      await cache.close()
-    })
-  }
+  if (owned) fastify.addHook('onClose', () => handle.close())
 }
 
 /**

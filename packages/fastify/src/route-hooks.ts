@@ -1,19 +1,17 @@
-import { randomBytes, timingSafeEqual } from 'node:crypto'
 import {
   type CacheOutcome,
+  createRefreshMarker,
   type HandlerResult,
   type HttpResponseHeaders,
   InvalidOptionError,
   type ResponseCache,
   type RouteCacheOptions,
   refreshRequestHeaders,
+  STREAMED,
 } from '@herdless/core'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { RouteCacheConfig } from './types'
 
-/** Header carrying the per-instance secret that marks the plugin's own refresh requests. */
-const REFRESH_HEADER = 'x-herdless-refresh'
-const STREAMED: HandlerResult = Object.freeze({ kind: 'streamed' })
 const EMPTY_BODY = Buffer.alloc(0)
 
 interface Deferred<T> {
@@ -66,12 +64,8 @@ export interface RouteHooksOptions {
  * the cached decision. Hooks of other routes return at once.
  */
 export function createRouteHooks(fastify: FastifyInstance, rc: ResponseCache, options: RouteHooksOptions) {
-  const secret = randomBytes(24).toString('base64url')
-  const secretBytes = Buffer.from(secret)
-  const isSecret = (mark: string) => {
-    const b = Buffer.from(mark)
-    return b.length === secretBytes.length && timingSafeEqual(b, secretBytes)
-  }
+  // fastify.inject() goes through header parsing: the refresh mark is a per-instance secret header.
+  const marker = createRefreshMarker()
   const states = new WeakMap<FastifyRequest, RequestState>()
   const configs = new WeakMap<object, ResolvedConfig>()
   const defaults: ResolvedConfig = { route: undefined, tags: undefined }
@@ -100,8 +94,7 @@ export function createRouteHooks(fastify: FastifyInstance, rc: ResponseCache, op
   }
 
   async function refresh(request: FastifyRequest, signal: AbortSignal): Promise<HandlerResult> {
-    const headers = refreshRequestHeaders(request.headers, REFRESH_HEADER)
-    headers[REFRESH_HEADER] = secret
+    const headers = { ...refreshRequestHeaders(request.headers, marker.header), ...marker.headers }
     const res = await fastify.inject({
       method: 'GET',
       url: request.url,
@@ -126,14 +119,10 @@ export function createRouteHooks(fastify: FastifyInstance, rc: ResponseCache, op
   }
 
   async function preHandler(request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
-    const mark = request.headers[REFRESH_HEADER]
-    if (mark !== undefined) {
-      // Only this instance's secret marks a refresh; anything else is dropped and ignored.
-      delete request.headers[REFRESH_HEADER]
-      if (typeof mark === 'string' && isSecret(mark)) {
-        states.set(request, REFRESH)
-        return undefined
-      }
+    // Only this instance's secret marks a refresh; a client's copy of the header is dropped.
+    if (marker.take(request.headers)) {
+      states.set(request, REFRESH)
+      return undefined
     }
     const raw = request.routeOptions.config.cache
     if (raw === undefined || raw === false) return undefined
@@ -143,27 +132,30 @@ export function createRouteHooks(fastify: FastifyInstance, rc: ResponseCache, op
       { route: cfg.route, key: options.key?.(request), tags: cfg.tags?.(request) },
     )
     if (!plan.eligible) {
-      reply.header('x-cache', 'BYPASS')
+      reply.headers(plan.headers)
       return undefined
     }
-    const started = deferred<true>()
+    const started = deferred<Readonly<Record<string, string>>>()
     const captured = deferred<HandlerResult>()
     const flight = rc.lookup(plan, {
       run:
         plan.method === 'GET'
-          ? () => {
-              started.resolve(true)
+          ? (headers) => {
+              started.resolve(headers)
               return captured.promise
             }
           : undefined,
       refresh: (signal) => refresh(request, signal),
     })
-    const first = await Promise.race([flight, started.promise])
-    if (first === true) {
+    const first = await Promise.race([
+      flight,
+      started.promise.then((headers) => ({ kind: 'leader' as const, headers })),
+    ])
+    if (first.kind === 'leader') {
       // This request runs the handler for everyone: onSend hands its output to the cache.
       const state: RequestState = { kind: 'leader', captured, flight }
       states.set(request, state)
-      reply.header('x-cache', 'MISS')
+      reply.headers(first.headers)
       reply.raw.once('close', () => {
         if (state.done) return
         // Hijacked replies never reach onSend; a client that left may still get its handler
@@ -174,7 +166,7 @@ export function createRouteHooks(fastify: FastifyInstance, rc: ResponseCache, op
       return undefined
     }
     if (first.kind === 'response') return send(request, reply, first)
-    reply.header('x-cache', 'MISS')
+    reply.headers(first.headers)
     return undefined
   }
 

@@ -1,4 +1,4 @@
-import type { HandlerResult } from '@herdless/core'
+import { type HandlerResult, STREAMED } from '@herdless/core'
 import { StreamableFile } from '@nestjs/common'
 
 /** The parts of an Express response / Fastify reply the interceptor uses. */
@@ -8,8 +8,6 @@ export interface ResponseLike {
   getHeaders?: () => Record<string, string | number | readonly string[] | undefined>
   removeHeader?: (name: string) => unknown
 }
-
-const STREAMED: HandlerResult = Object.freeze({ kind: 'streamed' })
 
 function isStream(value: object): boolean {
   return (

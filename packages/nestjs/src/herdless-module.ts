@@ -1,4 +1,10 @@
-import { Cache, createCache, createResponseCache, InvalidOptionError } from '@herdless/core'
+import {
+  type AdapterCache,
+  adapterCache,
+  Cache,
+  createResponseCache,
+  InvalidOptionError,
+} from '@herdless/core'
 import { Inject, Module, type OnModuleDestroy, type Provider } from '@nestjs/common'
 import { DiscoveryModule } from '@nestjs/core'
 import { CacheExplorer } from './cache-explorer'
@@ -8,10 +14,7 @@ import { ConfigurableModuleClass, HERDLESS_MODULE_OPTIONS } from './module-defin
 import type { HerdlessModuleOptions } from './types'
 
 /** The module's cache, and whether the module created it (and so closes it). */
-interface CacheHandle {
-  cache: Cache
-  owned: boolean
-}
+type CacheHandle = AdapterCache
 
 const HANDLE = Symbol('herdless.nestjs.cache-handle')
 
@@ -20,21 +23,8 @@ function createHandle(options: HerdlessModuleOptions): CacheHandle {
     throw new InvalidOptionError('HerdlessModule options', 'an object of createCache() options', options)
   }
   const { cache, http: _http, ...cacheOptions } = options
-  if (cache !== undefined) {
-    const extra = Object.keys(cacheOptions)
-    if (extra.length > 0) {
-      throw new InvalidOptionError(
-        `HerdlessModule options.${extra[0]}`,
-        'absent when `cache` is given (configure that cache with createCache())',
-        extra[0],
-      )
-    }
-    if (typeof (cache as { getOrSet?: unknown }).getOrSet !== 'function') {
-      throw new InvalidOptionError('HerdlessModule options.cache', 'a Cache from createCache()', cache)
-    }
-    return { cache, owned: false }
-  }
-  return { cache: createCache(cacheOptions), owned: true }
+  // Core's close policy: a cache passed in is the app's, never closed here.
+  return adapterCache(cache, cacheOptions, 'HerdlessModule options.')
 }
 
 const providers: Provider[] = [
@@ -79,6 +69,6 @@ export class HerdlessModule extends ConfigurableModuleClass implements OnModuleD
   }
 
   async onModuleDestroy(): Promise<void> {
-    if (this.#handle.owned) await this.#handle.cache.close()
+    await this.#handle.close()
   }
 }

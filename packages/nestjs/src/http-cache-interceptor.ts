@@ -1,9 +1,11 @@
 import {
+  BYPASS_HEADERS,
   type Duration,
   type HandlerResult,
   type HttpRequestInfo,
   type ResponseCache,
   type RouteCacheOptions,
+  STREAMED,
   toMs,
 } from '@herdless/core'
 import {
@@ -53,14 +55,16 @@ interface RouteInfo {
   headers: Readonly<Record<string, string>>
 }
 
-/** Bypassed requests carry X-Cache: BYPASS; a response object that cannot set headers is left alone. */
-function setHeader(res: unknown, name: string, value: string): void {
+/** Set the headers core decided (X-Cache...); a response object that cannot set headers is left alone. */
+function setHeaders(res: unknown, headers: Readonly<Record<string, string>>): void {
   const r = res as {
     header?: (n: string, v: string) => unknown
     setHeader?: (n: string, v: string) => unknown
   }
-  if (typeof r.header === 'function') r.header(name, value)
-  else r.setHeader?.(name, value)
+  for (const [name, value] of Object.entries(headers)) {
+    if (typeof r.header === 'function') r.header(name, value)
+    else r.setHeader?.(name, value)
+  }
 }
 
 /**
@@ -101,7 +105,7 @@ export class HttpCacheInterceptor implements NestInterceptor {
     const handler = context.getHandler()
     const controller = context.getClass()
     if (this.#reflector.getAllAndOverride<boolean | undefined>(NO_CACHE_METADATA, [handler, controller])) {
-      setHeader(res, 'x-cache', 'BYPASS')
+      setHeaders(res, BYPASS_HEADERS)
       return next.handle()
     }
     const route = this.#route(handler, controller)
@@ -111,7 +115,7 @@ export class HttpCacheInterceptor implements NestInterceptor {
       route.options === undefined ? undefined : { route: route.options },
     )
     if (!plan.eligible) {
-      setHeader(res, 'x-cache', 'BYPASS')
+      setHeaders(res, plan.headers)
       return next.handle()
     }
     return defer(async () => {
@@ -125,7 +129,7 @@ export class HttpCacheInterceptor implements NestInterceptor {
         } catch (error) {
           // An exception (a 404, a validation error) goes to Nest's filters below, uncached.
           ownError = { error }
-          return { kind: 'streamed' }
+          return STREAMED
         }
       }
       const refresh = async (): Promise<HandlerResult> =>
@@ -136,18 +140,18 @@ export class HttpCacheInterceptor implements NestInterceptor {
       })
 
       if (outcome.kind === 'run') {
-        setHeader(res, 'x-cache', outcome.xCache)
+        setHeaders(res, outcome.headers)
         return lastValueFrom(next.handle(), { defaultValue: undefined })
       }
       if (outcome.kind === 'own') {
         if (ownError !== undefined) throw ownError.error
-        setHeader(res, 'x-cache', outcome.xCache)
+        setHeaders(res, outcome.headers)
         return own?.value
       }
       for (const name of outcome.removeHeaders) res.removeHeader?.(name)
       if (outcome.own && !outcome.notModified && own !== undefined) {
         // This request's own output: Nest sends it as usual, with the validators added.
-        for (const [name, value] of Object.entries(outcome.headers)) setHeader(res, name, value)
+        setHeaders(res, outcome.headers)
         return own.value
       }
       const body = outcome.notModified || plan.method === 'HEAD' ? null : outcome.response.body

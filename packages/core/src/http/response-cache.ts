@@ -3,6 +3,7 @@ import type { Cache } from '../cache'
 import { InvalidKeyError, InvalidOptionError } from '../errors'
 import type { CallOptions } from '../options'
 import type { Loader, LoaderContext } from '../types'
+import { BYPASS_HEADERS, MISS_HEADERS, STREAMED } from './adapter'
 import { type FlightState, guessSource, loaderIsBackground } from './engine-guess'
 import { responsePolicy, varyMatches, varySnapshot, varyValue } from './freshness'
 import { HttpHandlerError } from './handler-error'
@@ -48,6 +49,8 @@ export interface CachePlanOverrides {
 export interface BypassPlan {
   readonly eligible: false
   readonly reason: BypassReason
+  /** Headers to set on the handler's response (X-Cache: BYPASS). */
+  readonly headers: Readonly<Record<string, string>>
 }
 
 /** A request the cache will answer: what `lookup()` needs. */
@@ -78,15 +81,18 @@ export interface InvalidateTarget {
   keys?: string | readonly string[]
 }
 
-const STREAMED: HandlerResult = Object.freeze({ kind: 'streamed' })
-const RUN: CacheOutcome = Object.freeze({ kind: 'run', xCache: 'MISS' })
+const RUN: CacheOutcome = Object.freeze({ kind: 'run', xCache: 'MISS', headers: MISS_HEADERS })
+
+function outcomeOwn(result: HandlerResult): CacheOutcome {
+  return { kind: 'own', xCache: 'MISS', result, headers: MISS_HEADERS }
+}
 const EMPTY: readonly string[] = Object.freeze([])
 const BYPASS: Readonly<Record<BypassReason, BypassPlan>> = Object.freeze({
-  method: Object.freeze({ eligible: false, reason: 'method' }),
-  authorization: Object.freeze({ eligible: false, reason: 'authorization' }),
-  cookie: Object.freeze({ eligible: false, reason: 'cookie' }),
-  range: Object.freeze({ eligible: false, reason: 'range' }),
-  'no-store': Object.freeze({ eligible: false, reason: 'no-store' }),
+  method: Object.freeze({ eligible: false, reason: 'method', headers: BYPASS_HEADERS }),
+  authorization: Object.freeze({ eligible: false, reason: 'authorization', headers: BYPASS_HEADERS }),
+  cookie: Object.freeze({ eligible: false, reason: 'cookie', headers: BYPASS_HEADERS }),
+  range: Object.freeze({ eligible: false, reason: 'range', headers: BYPASS_HEADERS }),
+  'no-store': Object.freeze({ eligible: false, reason: 'no-store', headers: BYPASS_HEADERS }),
 })
 
 /** A response the loader produced but must not share (per-user, or no body to share). */
@@ -288,10 +294,9 @@ export class ResponseCache {
     for (let hop = 0; hop < 3; hop++) {
       const a = await this.#attempt(plan, key, producers, call, run)
       const own = run.own
-      const ownOutcome: CacheOutcome | undefined =
-        own === undefined ? undefined : { kind: 'own', xCache: 'MISS', result: own }
+      const ownOutcome: CacheOutcome | undefined = own === undefined ? undefined : outcomeOwn(own)
       if (a.kind === 'failed') {
-        if (run.live !== undefined) return { kind: 'own', xCache: 'MISS', result: own ?? (await run.live) }
+        if (run.live !== undefined) return outcomeOwn(own ?? (await run.live))
         return RUN
       }
       const { value } = a
@@ -337,7 +342,7 @@ export class ResponseCache {
         source === 'loader' || source === 'waited' ? 'MISS' : source === 'stale' ? 'STALE' : 'HIT'
       return this.#respond(value, plan, x, isOwn, own !== undefined, true)
     }
-    return run.own === undefined ? RUN : { kind: 'own', xCache: 'MISS', result: run.own }
+    return run.own === undefined ? RUN : outcomeOwn(run.own)
   }
 
   /** One getOrSet of `key` on behalf of `plan`; the live handler (`run`) is used at most once per lookup. */
@@ -363,7 +368,7 @@ export class ResponseCache {
       }
       if (!background) run.ranForeground = true
       if (!background && producers.run !== undefined && run.live === undefined) {
-        run.live = producers.run().catch(() => STREAMED)
+        run.live = producers.run(MISS_HEADERS).catch(() => STREAMED)
         const result = await run.live
         run.own = result
         const value = await this.#toValue(result, ctx, plan, key, false)

@@ -85,17 +85,24 @@ export type CacheOutcome =
       /** Headers to remove before sending (left by a handler whose response is being replaced). */
       readonly removeHeaders: readonly string[]
     }
-  | { readonly kind: 'own'; readonly xCache: 'MISS'; readonly result: HandlerResult }
-  | { readonly kind: 'run'; readonly xCache: 'MISS' }
+  | {
+      readonly kind: 'own'
+      readonly xCache: 'MISS'
+      readonly result: HandlerResult
+      /** Headers to set (X-Cache). */
+      readonly headers: Readonly<Record<string, string>>
+    }
+  | { readonly kind: 'run'; readonly xCache: 'MISS'; readonly headers: Readonly<Record<string, string>> }
 
 /** How an adapter produces a response for `lookup()`. */
 export interface ResponseProducers {
   /**
    * Run the handler for the live request and capture its response. Absent for HEAD (the
    * entry is filled by a GET through `refresh`). Must not reject: resolve `{ kind: 'streamed' }`
-   * when the response could not be captured.
+   * when the response could not be captured. Set `headers` (X-Cache: MISS) on the response
+   * before the handler runs, so a response streamed past the cache carries them too.
    */
-  run?: () => Promise<HandlerResult>
+  run?: (headers: Readonly<Record<string, string>>) => Promise<HandlerResult>
   /**
    * Run the handler for a copy of the request (GET, no conditional headers) that no client
    * waits on: stale-while-revalidate refreshes and HEAD misses. Abandon the run when `signal`

@@ -1,11 +1,11 @@
 import type { OutgoingHttpHeader, OutgoingHttpHeaders, ServerResponse } from 'node:http'
-import type { HandlerResult } from '@herdless/core'
+import { STREAMED } from '../adapter'
+import type { HandlerResult } from '../types'
 
 type Intercepted = 'writeHead' | 'write' | 'end' | 'flushHeaders'
 type Callback = (error?: Error | null) => void
 
 const INTERCEPTED: readonly Intercepted[] = ['writeHead', 'write', 'end', 'flushHeaders']
-const STREAMED: HandlerResult = Object.freeze({ kind: 'streamed' })
 
 export interface CaptureOptions {
   /**

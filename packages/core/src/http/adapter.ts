@@ -1,0 +1,109 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto'
+import { type Cache, createCache } from '../cache'
+import { type Duration, toMs } from '../duration'
+import { InvalidOptionError } from '../errors'
+import type { CacheOptions } from '../options'
+import { DEFAULT_REFRESH_TIMEOUT } from './options'
+import type { HandlerResult } from './types'
+
+/**
+ * The pieces every web adapter needs besides `ResponseCache`, written once (docs/adapters.md
+ * says how an adapter uses them).
+ */
+
+/** A handler output that could not be captured (a stream, an abandoned or failed run). */
+export const STREAMED: HandlerResult = Object.freeze({ kind: 'streamed' })
+
+/** Headers to set on a response the cache does not look up. */
+export const BYPASS_HEADERS: Readonly<Record<string, string>> = Object.freeze({ 'x-cache': 'BYPASS' })
+
+/** Headers to set on a response this request's handler produces (before the handler runs). */
+export const MISS_HEADERS: Readonly<Record<string, string>> = Object.freeze({ 'x-cache': 'MISS' })
+
+/**
+ * `refreshTimeout` in ms (default 30 s): how long a refresh run may take, and how long a
+ * handler whose client went away may still fill the entry. Throws E_INVALID_OPTION.
+ */
+export function refreshTimeoutMs(value: Duration | undefined, option = 'refreshTimeout'): number {
+  return value === undefined ? DEFAULT_REFRESH_TIMEOUT : toMs(value, option)
+}
+
+function isCache(value: unknown): value is Cache {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as Cache).getOrSet === 'function' &&
+    typeof (value as Cache).close === 'function'
+  )
+}
+
+/** A cache an adapter uses, and whether it created it (then it, and only then, closes it). */
+export interface AdapterCache {
+  readonly cache: Cache
+  readonly owned: boolean
+  /** Close the cache if the adapter created it; a cache passed in is left open. */
+  close(): Promise<void>
+}
+
+/**
+ * The close policy of every adapter: a `cache` passed in is the application's (never closed,
+ * and no other cache option may sit beside it); otherwise the adapter creates one from
+ * `options` and closes it on shutdown. `where` prefixes option names in errors.
+ */
+export function adapterCache(given: unknown, options: CacheOptions, where = ''): AdapterCache {
+  if (given === undefined) {
+    const cache = createCache(options)
+    return { cache, owned: true, close: () => cache.close() }
+  }
+  if (!isCache(given)) throw new InvalidOptionError(`${where}cache`, 'a cache from createCache()', given)
+  const extra = Object.keys(options)[0]
+  if (extra !== undefined) {
+    throw new InvalidOptionError(
+      `${where}${extra}`,
+      'absent when `cache` is given (configure the cache you pass)',
+      (options as Record<string, unknown>)[extra],
+    )
+  }
+  return { cache: given, owned: false, close: () => Promise.resolve() }
+}
+
+/**
+ * Marks the requests an adapter dispatches itself for a refresh run (so they run the handler
+ * instead of looking the cache up), by a header with a per-instance secret: a client that sends
+ * the header is not believed. In-memory dispatch may use `REFRESH_REQUEST` instead.
+ */
+export interface RefreshMarker {
+  /** The header name. */
+  readonly header: string
+  /** The headers to add to a refresh request. */
+  readonly headers: Readonly<Record<string, string>>
+  /** Removes the header from `headers` (always) and says whether it carried this instance's secret. */
+  take(headers: Record<string, unknown>): boolean
+}
+
+export const REFRESH_HEADER = 'x-herdless-refresh'
+
+/** A symbol an adapter sets on an in-memory request it dispatches for a refresh run. */
+export const REFRESH_REQUEST: unique symbol = Symbol.for('herdless.http.refresh')
+
+export function createRefreshMarker(): RefreshMarker {
+  const secret = randomBytes(24).toString('base64url')
+  const secretBytes = Buffer.from(secret)
+  return {
+    header: REFRESH_HEADER,
+    headers: Object.freeze({ [REFRESH_HEADER]: secret }),
+    take(headers) {
+      const mark = headers[REFRESH_HEADER]
+      if (mark === undefined) return false
+      delete headers[REFRESH_HEADER]
+      if (typeof mark !== 'string') return false
+      const b = Buffer.from(mark)
+      return b.length === secretBytes.length && timingSafeEqual(b, secretBytes)
+    },
+  }
+}
+
+/** True for a request object marked with REFRESH_REQUEST. */
+export function isRefreshRequest(req: object): boolean {
+  return (req as Record<symbol, unknown>)[REFRESH_REQUEST] === true
+}

@@ -1,0 +1,3 @@
+import { herdlessTsup } from '../../tsup.shared'
+
+export default herdlessTsup()
