@@ -216,6 +216,12 @@ export class Engine implements LeaseHost {
     this.emit('error', { error, key, operation })
   }
 
+  released(k: string): void {
+    // Waiters in this process need not wait for their poll to learn the lease is free (a skipped
+    // or failed load writes nothing, so no write notification comes).
+    this.notifier.notify(k)
+  }
+
   lost(userKey: string): void {
     this.emit('lock:lost', { key: userKey })
   }

@@ -185,7 +185,10 @@ export class Coherence {
   }
 
   #trust(first: boolean): void {
-    this.#engine.epochs.invalidateAll()
+    // After a gap, loads and reads that began before it may hold what a lost message
+    // invalidated. The first subscription follows no gap: nothing to fence (and fencing would
+    // stop the loads already in flight at startup from being joined).
+    if (!first) this.#engine.epochs.invalidateAll()
     const cleared = this.l1?.clear() ?? 0
     this.#tagTimes.clear()
     this.l1Usable = true

@@ -2,9 +2,8 @@ import { createHash } from 'node:crypto'
 import type { Cache } from '../cache'
 import { InvalidKeyError, InvalidOptionError } from '../errors'
 import type { CallOptions } from '../options'
-import type { Loader, LoaderContext } from '../types'
+import type { Loader, LoaderContext, ValueSource } from '../types'
 import { BYPASS_HEADERS, MISS_HEADERS, STREAMED } from './adapter'
-import { type FlightState, guessSource, loaderIsBackground } from './engine-guess'
 import { responsePolicy, varyMatches, varySnapshot, varyValue } from './freshness'
 import { HttpHandlerError } from './handler-error'
 import {
@@ -123,8 +122,29 @@ type Attempt =
       readonly value: FlightValue
       readonly produced: boolean
       readonly ranForeground: boolean
+      /** Where the engine says the value came from (getOrSetResult). */
+      readonly source: ValueSource
     }
   | { readonly kind: 'failed' }
+
+/**
+ * X-Cache from the engine's own answer: this request's run made it (MISS), a stored copy served
+ * fresh (HIT) or stale (STALE), or another run's result it waited for (MISS).
+ */
+function sourceOf(a: { produced: boolean; source: ValueSource }): 'loader' | 'stale' | 'waited' | 'fresh' {
+  if (a.produced) return 'loader'
+  switch (a.source) {
+    case 'stale':
+      return 'stale'
+    case 'l1':
+    case 'l2':
+      return 'fresh'
+    case 'loader':
+      return 'loader'
+    default:
+      return 'waited'
+  }
+}
 
 /** The key of one Vary variant: the URL key plus a hash of the varied headers' values. */
 export function variantKey(
@@ -320,13 +340,7 @@ export class ResponseCache {
         return this.#respond(value, plan, 'MISS', false, own !== undefined, false)
       }
       const now = Date.now()
-      const source = guessSource(value, {
-        produced: a.produced,
-        ranForeground: a.ranForeground,
-        refresh: plan.refresh,
-        started: run.started,
-        now,
-      })
+      const source = sourceOf(a)
       if (source === 'stale' && now >= value.freshUntil) {
         // The response limits how long it may be served stale (stale-while-revalidate,
         // stale-if-error, must-revalidate): past that, the client gets a fresh response.
@@ -353,9 +367,8 @@ export class ResponseCache {
     call: CallOptions,
     run: RunState,
   ): Promise<Attempt> {
-    const flight: FlightState = { settled: false }
     const loader: Loader<FlightValue> = async (ctx) => {
-      let background = await loaderIsBackground(flight)
+      let background = ctx.background
       const stale = ctx.stale
       if (
         background &&
@@ -385,16 +398,15 @@ export class ResponseCache {
       await this.entries.expire(key).catch((err: unknown) => this.#fail(err))
     }
     try {
-      const value = await this.entries.getOrSet(key, loader, call)
-      flight.settled = true
+      const { value, source } = await this.entries.getOrSetResult(key, loader, call)
       return {
         kind: 'value',
         value,
         produced: run.produced !== undefined && value === run.produced,
         ranForeground: run.ranForeground,
+        source,
       }
     } catch (err) {
-      flight.settled = true
       if (!(err instanceof HttpHandlerError)) this.#fail(err)
       return { kind: 'failed' }
     }

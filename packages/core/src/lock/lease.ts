@@ -15,6 +15,8 @@ export interface LeaseHost {
   readonly keeper: LeaseKeeper
   reportError(error: CacheError, operation: string, key?: string): void
   lost(userKey: string): void
+  /** The lease was given back without a write: wake this process's waiters for the key now. */
+  released(key: string): void
 }
 
 /**
@@ -140,7 +142,10 @@ export class Lease {
     const { guard, store } = this.#host
     return guard
       .call('EVALSHA', this.userKey, () => store.releaseLock(this.leaseKey, this.token), this.key)
-      .catch((err) => this.#host.reportError(err as CacheError, 'unlock', this.userKey))
+      .then(
+        () => this.#host.released(this.key),
+        (err) => this.#host.reportError(err as CacheError, 'unlock', this.userKey),
+      )
   }
 
   #releaseQuorum(): void {
