@@ -73,7 +73,14 @@ describe('Redis commands per lock waiter', () => {
     // does not win the lock is a fleet-level waiter (no in-process coalescing between them).
     const subscribed: Promise<void>[] = []
     const caches: Cache[] = Array.from({ length: WAITERS + 1 }, () => {
-      const c = createCache({ redis: server.url, prefix: 'cmd', bus: true, jitter: 0, redisTimeout: '2s' })
+      // A long health window: heartbeats (PUBLISH) every 15 s, none during the counted burst.
+      const c = createCache({
+        redis: server.url,
+        prefix: 'cmd',
+        bus: { healthWindow: '60s' },
+        jitter: 0,
+        redisTimeout: '2s',
+      })
       subscribed.push(new Promise((resolve) => c.once('bus:ready', () => resolve())))
       return c
     })
