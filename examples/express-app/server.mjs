@@ -53,14 +53,14 @@ const server = app.listen(Number(process.env.PORT ?? 3000), '127.0.0.1', () => {
 // Ctrl-C under `pnpm ... start` reaches this process twice (from the terminal, then forwarded by
 // pnpm): a `once` handler would leave the second SIGINT to kill the process by signal, and pnpm
 // would report a failure. Every signal is handled; the first one closes, the others wait for it.
-let closing
-function shutdown() {
-  closing ??= (async () => {
-    server.close()
-    server.closeAllConnections()
-    await cache.close()
-    process.exit(0)
-  })()
+let closing = false
+async function shutdown() {
+  if (closing) return
+  closing = true
+  server.close()
+  server.closeAllConnections()
+  await cache.close()
+  process.exit(0)
 }
 process.on('SIGINT', shutdown)
 process.on('SIGTERM', shutdown)

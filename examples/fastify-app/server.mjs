@@ -45,9 +45,12 @@ console.log(`fastify-app listening on ${address}/products (cache ${cacheOn ? `on
 // Ctrl-C under `pnpm ... start` reaches this process twice (from the terminal, then forwarded by
 // pnpm): a `once` handler would leave the second SIGINT to kill the process by signal, and pnpm
 // would report a failure. Every signal is handled; the first one closes, the others wait for it.
-let closing
-function shutdown() {
-  closing ??= app.close().then(() => process.exit(0))
+let closing = false
+async function shutdown() {
+  if (closing) return
+  closing = true
+  await app.close()
+  process.exit(0)
 }
 process.on('SIGINT', shutdown)
 process.on('SIGTERM', shutdown)

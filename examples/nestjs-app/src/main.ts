@@ -10,9 +10,12 @@ await app.listen(port, '127.0.0.1')
 // Not app.enableShutdownHooks(): Nest re-raises the signal after closing, so the process ends "killed
 // by SIGINT" and `pnpm ... start` reports a failure. pnpm also forwards Ctrl-C a second time, so
 // every signal is handled and the first one closes (onModuleDestroy closes the cache) and exits 0.
-let closing: Promise<void> | undefined
-function shutdown(): void {
-  closing ??= app.close().then(() => process.exit(0))
+let closing = false
+async function shutdown(): Promise<void> {
+  if (closing) return
+  closing = true
+  await app.close()
+  process.exit(0)
 }
 process.on('SIGINT', shutdown)
 process.on('SIGTERM', shutdown)
@@ -53,4 +56,3 @@ Try:
   curl -i -X PUT -H 'content-type: application/json' -d '{"price":99}' ${base}/products/2/price
   curl -i ${base}/products              # how many times the "database" was read
 Ctrl+C closes the app and its Redis connections.`)
-
