@@ -143,10 +143,12 @@ export function lockRefused(client: Redis, lockKey: string): Promise<void> {
     const send = client.sendCommand.bind(client)
     client.sendCommand = ((command: Command, stream?: never) => {
       const reply = send(command, stream)
-      if (command.name === 'set' && String(command.args[0]) === lockKey) {
+      // The lease is taken by the read-or-lock script (EVALSHA sha 2 <entry> <lease> ...): 0 = refused.
+      const script = command.name === 'evalsha' || command.name === 'eval'
+      if (script && String(command.args[3]) === lockKey) {
         command.promise.then(
           (r: unknown) => {
-            if (r === null) resolve()
+            if (r === 0) resolve()
           },
           () => {},
         )
