@@ -18,6 +18,7 @@ import { Lease, type LeaseHost, LeaseKeeper } from './lock/lease'
 import type { LockProvider } from './lock/lock-provider'
 import { ErrorLog } from './logger'
 import type { ResolvedCacheOptions, ResolvedCallOptions } from './options'
+import { ReadBatcher } from './read-batch'
 import type { Guard } from './store/guard'
 import type { RedisClient } from './store/scripts'
 import type { Store } from './store/store'
@@ -189,7 +190,13 @@ export class Engine implements LeaseHost {
       this.wantsHit = this.#listening.has('hit')
     })
     this.coherence = new Coherence(this, parts.l1, parts.publisher)
+    if (parts.store.kind === 'redis' && !parts.store.partitioned) {
+      this.#batch = new ReadBatcher(parts.store, parts.guard, (userKey, bytes) => this.decode(userKey, bytes))
+    }
   }
+
+  /** Single-server Redis: entry reads of one tick leave as one MGET (read-batch.ts). */
+  readonly #batch: ReadBatcher | undefined
 
   /** The topology write guard: asked before every L2 write; an error skips the write. */
   useWriteGuard(check: (entryKey: string, userKey: string) => CacheError | undefined): void {
@@ -244,6 +251,7 @@ export class Engine implements LeaseHost {
 
   /** Read and decode one entry. Garbage bytes are a miss plus an 'error' event, never a throw. */
   read(k: string, userKey: string): Promise<Entry | undefined> {
+    if (this.#batch !== undefined) return this.#batch.get(k, userKey)
     return this.guard
       .call('GET', userKey, () => this.store.get(k), k)
       .then((bytes) => (bytes === null ? undefined : this.decode(userKey, bytes)))
@@ -257,6 +265,8 @@ export class Engine implements LeaseHost {
    * in-process invalidations are fenced by the epoch as well.
    */
   readShared(k: string, userKey: string, since: number): Promise<Entry | undefined> {
+    // The batcher shares a read between callers of one key until it is sent (later than this).
+    if (this.#batch !== undefined) return this.#batch.get(k, userKey)
     const r = this.#reads.get(k)
     if (r !== undefined && this.epochs.valid(k, r.since)) return r.promise
     const promise = this.read(k, userKey)

@@ -282,15 +282,20 @@ describe('in-process fences', () => {
     const key = uniqueKey('tagwait')
     await a.getOrSet(key, () => 'old', { tags: ['t'] })
     await a.invalidateTags('t')
+    let started!: () => void
+    const holding = new Promise<void>((r) => {
+      started = r
+    })
     const reloading = b.getOrSet(
       key,
       async () => {
+        started() // B holds the lease now (no sleep: a busy machine must not decide the test)
         await sleep(200)
         return 'new'
       },
       { tags: ['t'] },
     )
-    await sleep(50) // B holds the lease now
+    await holding
     const seen = await a.getOrSetResult(key, () => 'a-loader', { tags: ['t'] })
     expect(seen).toEqual({ value: 'new', source: 'peer' })
     expect(await reloading).toBe('new')

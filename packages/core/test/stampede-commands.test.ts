@@ -141,3 +141,37 @@ describe('Redis commands per miss in one process', () => {
     }
   })
 })
+
+describe('Redis commands per hit', () => {
+  it('200 callers of 200 warm keys in one burst: one MGET per 128 keys, no GET per caller, every value right', async () => {
+    const c = createCache({ redis: server.url, prefix: 'hits', jitter: 0, redisTimeout: '2s' })
+    try {
+      const keys = Array.from({ length: 200 }, (_, i) => uniqueKey(`hit${i}`))
+      for (const [i, k] of keys.entries()) await c.set(k, { i })
+      let calls = 0
+      const before = await commandStats()
+      const values = await Promise.all(
+        keys.map((k) =>
+          c.getOrSet(k, () => {
+            calls++
+            return null
+          }),
+        ),
+      )
+      const used = diff(await commandStats(), before)
+      delete used.publish // the sets' bus messages (and heartbeats) leave on their own schedule
+      expect(calls).toBe(0)
+      expect(values).toEqual(keys.map((_, i) => ({ i })))
+      // 200 keys read in one tick: two MGETs (128 + 72), no single GETs.
+      expect(used, JSON.stringify(used)).toEqual({ mget: 2 })
+      // A lone read in a tick stays a plain GET.
+      const before1 = await commandStats()
+      expect(await c.getOrSet(keys[0] as string, () => null)).toEqual({ i: 0 })
+      const used1 = diff(await commandStats(), before1)
+      delete used1.publish
+      expect(used1).toEqual({ get: 1 })
+    } finally {
+      await c.close()
+    }
+  })
+})
