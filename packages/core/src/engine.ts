@@ -381,7 +381,9 @@ export class Engine implements LeaseHost {
     since: number,
   ): Promise<Outcome<T>> {
     const running = this.inflight.get(k) as Load<T> | undefined
-    if (running !== undefined && this.epochs.valid(k, running.since)) {
+    // Join a load that no invalidation preceded, or one that began no earlier than this
+    // caller's read (whatever this caller saw complete, that load began after it too).
+    if (running !== undefined && (running.since >= since || this.epochs.valid(k, running.since))) {
       return running.promise.then(joined)
     }
     return this.#start(k, since, () => this.#loadFleet(k, userKey, loader, o, stale, since))

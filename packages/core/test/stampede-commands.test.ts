@@ -175,3 +175,55 @@ describe('Redis commands per hit', () => {
     }
   })
 })
+
+describe('Redis commands per miss, many keys', () => {
+  it('100 callers of 100 cold keys in one burst: one MGET, one read-or-lock call, one write call', async () => {
+    const c = createCache({ redis: server.url, prefix: 'misses', jitter: 0, redisTimeout: '2s' })
+    try {
+      await c.get(uniqueKey('warmup'))
+      const keys = Array.from({ length: 100 }, (_, i) => uniqueKey(`miss${i}`))
+      let calls = 0
+      const before = await commandStats()
+      const values = await Promise.all(
+        keys.map((k, i) =>
+          c.getOrSet(k, () => {
+            calls++
+            return { i }
+          }),
+        ),
+      )
+      const used = diff(await commandStats(), before)
+      delete used.publish
+      expect(calls).toBe(100)
+      expect(values).toEqual(keys.map((_, i) => ({ i })))
+      // Inside the two scripts Redis counts each entry's own steps: GET + SET NX (read-or-lock),
+      // GET + SET + DEL (write). What is per tick, not per key: the MGET and the two EVALSHAs.
+      expect(used, JSON.stringify(used)).toEqual({ mget: 1, evalsha: 2, get: 200, set: 200, del: 100 })
+      // Every value was stored: read back in one MGET, no loader call.
+      const again = await Promise.all(keys.map((k) => c.getOrSet(k, () => null)))
+      expect(again).toEqual(values)
+    } finally {
+      await c.close()
+    }
+  })
+
+  it('a key of the wrong type in a batch fails alone: the other entries are stored', async () => {
+    const c = createCache({ redis: server.url, prefix: 'wrongtype', jitter: 0, redisTimeout: '2s' })
+    const errors: string[] = []
+    c.on('error', (e) => errors.push(`${e.key}:${e.error.code}`))
+    try {
+      const keys = Array.from({ length: 20 }, (_, i) => uniqueKey(`wt${i}`))
+      const bad = keys[7] as string
+      await admin.call('HSET', c.entryKey(bad), 'f', 'v')
+      const values = await Promise.all(keys.map((k) => c.getOrSet(k, () => `v:${k}`)))
+      expect(values).toEqual(keys.map((k) => `v:${k}`))
+      const stored = await Promise.all(keys.map((k) => c.get(k)))
+      expect(stored).toEqual(keys.map((k) => (k === bad ? undefined : `v:${k}`)))
+      // The wrong-type key reports its own errors; no other key does.
+      expect(errors.length).toBeGreaterThan(0)
+      expect(errors.every((e) => e.startsWith(`${bad}:`)), errors.join(', ')).toBe(true)
+    } finally {
+      await c.close()
+    }
+  })
+})

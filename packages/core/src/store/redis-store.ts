@@ -1,14 +1,17 @@
 import type { Client, NodeConnection } from './client'
+import { ScriptBatcher } from './script-batch'
 import {
   EXTEND_LOCK,
   FAIL_LOADED,
   INVALIDATE,
   LOCK_OR_READ,
+  LOCK_OR_READ_MANY,
   RELEASE_LOCK,
   type RedisClient,
   SCRIPTS,
   WRITE_ENTRY,
   WRITE_LOADED,
+  WRITE_LOADED_MANY,
 } from './scripts'
 import type { LeaseResult, Store, WriteResult } from './store'
 
@@ -28,12 +31,19 @@ export class RedisStore implements Store {
   readonly client: Client
   readonly #owned: boolean
   readonly #cluster: boolean
+  readonly #lockOrRead: ScriptBatcher | undefined
+  readonly #writeLoaded: ScriptBatcher | undefined
 
   constructor(client: Client, owned: boolean) {
     this.client = client
     this.#owned = owned
     this.#cluster = client.cluster
     this.partitioned = this.#cluster
+    if (!this.#cluster) {
+      // One server: the tick's misses share one read-or-lock and one write call.
+      this.#lockOrRead = new ScriptBatcher(client, LOCK_OR_READ, LOCK_OR_READ_MANY, true)
+      this.#writeLoaded = new ScriptBatcher(client, WRITE_LOADED, WRITE_LOADED_MANY, false)
+    }
     // Load the scripts once per connection, so a cold fleet's first misses do not all pay
     // NOSCRIPT + EVAL at once (the seam still falls back after a restart or failover).
     const preload = () => {
@@ -64,11 +74,11 @@ export class RedisStore implements Store {
     now: number,
     exclusive: boolean,
   ): Promise<LeaseResult> {
-    const r = await LOCK_OR_READ.runBuffer(
-      this.client,
-      [key, leaseKey],
-      [token, ms(ttl), seenCreatedAt, now, exclusive ? '1' : '0'],
-    )
+    const args = [token, ms(ttl), seenCreatedAt, now, exclusive ? '1' : '0']
+    const r =
+      this.#lockOrRead !== undefined
+        ? await this.#lockOrRead.run([key, leaseKey], args)
+        : await LOCK_OR_READ.runBuffer(this.client, [key, leaseKey], args)
     return Buffer.isBuffer(r) ? r : r === 1
   }
 
@@ -79,7 +89,11 @@ export class RedisStore implements Store {
     bytes: Buffer,
     px: number,
   ): Promise<WriteResult> {
-    const r = await WRITE_LOADED.run(this.client, [key, leaseKey], [token, bytes, ms(px)])
+    const args = [token, bytes, ms(px)]
+    const r =
+      this.#writeLoaded !== undefined
+        ? await this.#writeLoaded.run([key, leaseKey], args)
+        : await WRITE_LOADED.run(this.client, [key, leaseKey], args)
     return r === 1 ? 'written' : 'fenced'
   }
 

@@ -80,6 +80,57 @@ return 1
 `)
 
 /**
+ * LOCK_OR_READ for many entries in one call (single server only: the keys need not share a
+ * slot). Each pair runs exactly LOCK_OR_READ's steps; a pair whose commands fail (a key of
+ * the wrong type) answers -1 and the caller runs it alone to get its own error.
+ */
+export const LOCK_OR_READ_MANY = new LuaScript(`
+-- KEYS: pairs (entry key, its lease key); ARGV: 5 per pair, as LOCK_OR_READ's ARGV[1..5]
+local function one(entry, lease, token, ttl, seen, now, exclusive)
+  local cur = redis.call('GET', entry)
+  if cur and #cur > 22 then
+    local m = string.byte(cur, 1)
+    if (m == 216 or m == 217) and struct.unpack('>I6', cur, 2) > tonumber(seen)
+        and struct.unpack('>I6', cur, 8) > tonumber(now) then
+      return cur
+    end
+  end
+  if exclusive == '1' then
+    if redis.call('SET', lease, token, 'NX', 'PX', ttl) then return 1 end
+    return 0
+  end
+  if redis.call('GET', lease) == 'backoff' then return 0 end
+  redis.call('SET', lease, token, 'PX', ttl)
+  return 1
+end
+local out = {}
+for i = 1, #KEYS, 2 do
+  local a = (i - 1) / 2 * 5
+  local ok, r = pcall(one, KEYS[i], KEYS[i + 1], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5])
+  if ok then out[#out + 1] = r else out[#out + 1] = -1 end
+end
+return out
+`)
+
+/** WRITE_LOADED for many entries in one call (single server only); -1 as in LOCK_OR_READ_MANY. */
+export const WRITE_LOADED_MANY = new LuaScript(`
+-- KEYS: pairs (entry key, its lease key); ARGV: 3 per pair, as WRITE_LOADED's ARGV[1..3]
+local function one(entry, lease, token, bytes, px)
+  if redis.call('GET', lease) ~= token then return 0 end
+  redis.call('SET', entry, bytes, 'PX', px)
+  redis.call('DEL', lease)
+  return 1
+end
+local out = {}
+for i = 1, #KEYS, 2 do
+  local a = (i - 1) / 2 * 3
+  local ok, r = pcall(one, KEYS[i], KEYS[i + 1], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3])
+  if ok then out[#out + 1] = r else out[#out + 1] = -1 end
+end
+return out
+`)
+
+/**
  * A failed load: give the lease back or, for stale-if-error, turn it into a backoff: the lease
  * stays taken (value 'backoff') for a while, so readers keep getting the stale entry without
  * running the failing loader. The entry itself is not touched: it stays stale, never fresh.
@@ -151,6 +202,8 @@ return 0
 export const SCRIPTS: readonly LuaScript[] = [
   LOCK_OR_READ,
   WRITE_LOADED,
+  LOCK_OR_READ_MANY,
+  WRITE_LOADED_MANY,
   FAIL_LOADED,
   WRITE_ENTRY,
   INVALIDATE,
