@@ -105,6 +105,14 @@ export class Cache {
    * otherwise from `loader`, run once per key per expiry across every process.
    */
   getOrSet<T>(key: string, loader: Loader<T>, options?: CallOptions): Promise<T> {
+    // The L1 hit first, before validation: a key that is not a valid string was never stored in
+    // L1, so it cannot hit; everything else (the loader, closed, tracing) is checked as usual.
+    if (options === undefined && typeof loader === 'function' && !this.#engine.closed) {
+      if (!cacheTrace.hasSubscribers) {
+        const hit = this.#hitL1(key, loader, this.#call, false)
+        if (hit !== undefined) return hit as Promise<T>
+      }
+    }
     return this.#entry(key, loader, options, false) as Promise<T>
   }
 
@@ -145,23 +153,38 @@ export class Cache {
   ): Promise<T | CacheResult<T>> {
     const co = this.#co
     if (co.l1 !== undefined && co.l1Usable && !o.skipL1) {
-      const item = co.l1.get(key, this.#base)
-      if (item !== undefined) {
-        const now = l1Now()
-        if (now < item.until && (item.tags.length === 0 || co.tagStaleSync(item, item.full) === false)) {
-          const engine = this.#engine
-          if (engine.wantsHit) engine.emit('hit', { key, tier: 'l1' })
-          if (refreshEarly(item, now, o.earlyRefreshBeta)) {
-            engine.refreshInBackground(item.full, key, loader, o, item as unknown as Entry)
-          }
-          if (trace !== undefined) Object.assign(trace, { tier: 'l1', outcome: 'hit' })
-          const value = (this.#clone ? structuredClone(item.value) : item.value) as T
-          return Promise.resolve(withSource ? { value, source: 'l1' } : value)
-        }
+      const hit = this.#hitL1(key, loader, o, withSource)
+      if (hit !== undefined) {
+        if (trace !== undefined) Object.assign(trace, { tier: 'l1', outcome: 'hit' })
+        return hit
       }
       if (this.#engine.wants('miss')) this.#engine.emit('miss', { key, tier: 'l1' })
     }
     return this.#readThrough(this.#keys.entry(key), key, loader, o, trace, withSource)
+  }
+
+  /** A fresh L1 item as the answer (undefined: none; L1 usable and wanted is the caller's check). */
+  #hitL1<T>(
+    key: string,
+    loader: Loader<T>,
+    o: ResolvedCallOptions,
+    withSource: boolean,
+  ): Promise<T | CacheResult<T>> | undefined {
+    const co = this.#co
+    const l1 = co.l1
+    if (l1 === undefined || !co.l1Usable || o.skipL1) return undefined
+    const item = l1.get(key, this.#base)
+    if (item === undefined) return undefined
+    const now = l1Now()
+    if (now >= item.until || (item.tags.length !== 0 && co.tagStaleSync(item, item.full) !== false))
+      return undefined
+    const engine = this.#engine
+    if (engine.wantsHit) engine.emit('hit', { key, tier: 'l1' })
+    if (refreshEarly(item, now, o.earlyRefreshBeta)) {
+      engine.refreshInBackground(item.full, key, loader, o, item as unknown as Entry)
+    }
+    const value = (this.#clone ? structuredClone(item.value) : item.value) as T
+    return Promise.resolve(withSource ? { value, source: 'l1' } : value)
   }
 
   async #readThrough<T>(

@@ -254,3 +254,18 @@ describe('the entry format is unchanged by refusing functions', () => {
     expect(decodeEntry('k', bytes).value).toEqual(value)
   })
 })
+
+describe('the L1 hit path checks what every call checks', () => {
+  it('a key held in L1 still refuses a bad loader, answers after close() with E_CLOSED, and never lets a bad key hit', async () => {
+    const c = createCache({ l1: { max: 100 } })
+    const key = uniqueKey('l1fast')
+    expect(await c.getOrSet(key, () => 'v')).toBe('v')
+    expect(await c.getOrSet(key, () => 'other')).toBe('v') // an L1 hit
+    expect((await rejected(c.getOrSet(key, 'nope' as never))).code).toBe('E_INVALID_LOADER')
+    expect((await rejected(c.getOrSet(String(key.length) as never, 5 as never))).code).toBe('E_INVALID_LOADER')
+    expect((await rejected(c.getOrSet(42 as never, () => 'x'))).code).toBe('E_INVALID_KEY')
+    expect((await rejected(c.getOrSet('', () => 'x'))).code).toBe('E_INVALID_KEY')
+    await c.close()
+    expect((await rejected(c.getOrSet(key, () => 'v'))).code).toBe('E_CLOSED')
+  })
+})
