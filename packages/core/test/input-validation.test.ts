@@ -262,7 +262,9 @@ describe('the L1 hit path checks what every call checks', () => {
     expect(await c.getOrSet(key, () => 'v')).toBe('v')
     expect(await c.getOrSet(key, () => 'other')).toBe('v') // an L1 hit
     expect((await rejected(c.getOrSet(key, 'nope' as never))).code).toBe('E_INVALID_LOADER')
-    expect((await rejected(c.getOrSet(String(key.length) as never, 5 as never))).code).toBe('E_INVALID_LOADER')
+    expect((await rejected(c.getOrSet(String(key.length) as never, 5 as never))).code).toBe(
+      'E_INVALID_LOADER',
+    )
     expect((await rejected(c.getOrSet(42 as never, () => 'x'))).code).toBe('E_INVALID_KEY')
     expect((await rejected(c.getOrSet('', () => 'x'))).code).toBe('E_INVALID_KEY')
     await c.close()

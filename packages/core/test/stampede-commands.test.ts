@@ -221,7 +221,10 @@ describe('Redis commands per miss, many keys', () => {
       expect(stored).toEqual(keys.map((k) => (k === bad ? undefined : `v:${k}`)))
       // The wrong-type key reports its own errors; no other key does.
       expect(errors.length).toBeGreaterThan(0)
-      expect(errors.every((e) => e.startsWith(`${bad}:`)), errors.join(', ')).toBe(true)
+      expect(
+        errors.every((e) => e.startsWith(`${bad}:`)),
+        errors.join(', '),
+      ).toBe(true)
     } finally {
       await c.close()
     }
