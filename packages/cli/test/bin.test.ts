@@ -12,8 +12,9 @@ const packageDir = join(dirname(fileURLToPath(import.meta.url)), '..')
 const repoRoot = join(packageDir, '..', '..')
 const bin = join(packageDir, 'dist', 'bin.js')
 /** The `bin` entry pnpm links into node_modules/.bin, relative to the package. */
-const linkedBin = (JSON.parse(readFileSync(join(packageDir, 'package.json'), 'utf8')) as { bin: { herdless: string } })
-  .bin.herdless
+const linkedBin = (
+  JSON.parse(readFileSync(join(packageDir, 'package.json'), 'utf8')) as { bin: { herdless: string } }
+).bin.herdless
 
 function run(file: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
