@@ -50,7 +50,7 @@ interface Snippet {
 }
 
 /** Every ```ts herdless block of a guide, with the line its code starts on. */
-export function herdlessBlocks(guide: string, markdown: string): Snippet[] {
+function herdlessBlocks(guide: string, markdown: string): Snippet[] {
   const blocks: Snippet[] = []
   const lines = markdown.split('\n')
   for (let i = 0; i < lines.length; i++) {
@@ -140,7 +140,6 @@ describe('migration guides', () => {
         }),
       )
       const output = await tsc(dir)
-      if (process.env.DEBUG_SNIPPETS) console.log(output)
       const errors = output.split('\n').filter((line) => /error TS\d+/.test(line))
       expect(errors.filter((line) => line.startsWith('canary.ts'))).toHaveLength(1)
       expect(errors.filter((line) => !line.startsWith('canary.ts'))).toEqual([])
