@@ -114,7 +114,7 @@ describe('migration guides', () => {
         JSON.stringify({
           compilerOptions: {
             target: 'ES2022',
-            lib: ['ES2023', 'DOM'],
+            lib: ['ES2023'],
             module: 'ESNext',
             moduleResolution: 'Bundler',
             strict: true,
