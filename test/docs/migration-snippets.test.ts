@@ -1,10 +1,12 @@
 /**
- * The Herdless code in the migration guides compiles against the packages as built. Blocks
- * fenced as ```ts herdless in docs/migrating/*.md (GitHub highlights them as ts; the second word
- * marks them for this test) are written to a temp dir, one module each, and type-checked in one
- * `tsc --noEmit` run against the built .d.ts of @herdless/core, /express and /nestjs (pnpm build
- * first; `pnpm test` does). The other libraries' "before" blocks are fenced as plain ```ts and
- * not checked: their packages are not dependencies of this repository.
+ * The code in the migration guides compiles. Blocks fenced as ```ts herdless in
+ * docs/migrating/*.md (GitHub highlights them as ts; the second word marks them for this test)
+ * are written to a temp dir, one module each, and type-checked in one `tsc --noEmit` run against
+ * the built .d.ts of @herdless/core, /express and /nestjs (pnpm build first; `pnpm test` does).
+ * The "before" blocks fenced as ```ts bentocache and ```ts cache-manager are checked in the same
+ * run against the versions the benchmarks install (bentocache 1.6.1, cache-manager 7.2.9): the
+ * temp dir sits under benchmarks/node_modules so they resolve from there. The apicache and
+ * @nestjs/cache-manager "before" blocks are plain ```ts: those packages are not in the repository.
  *
  * Snippets may use the globals declared in PRELUDE (db, User, Product) so that they can show a
  * data call without inventing its types each time. A canary file with one known error runs in the
@@ -49,12 +51,17 @@ interface Snippet {
   code: string
 }
 
-/** Every ```ts herdless block of a guide, with the line its code starts on. */
-function herdlessBlocks(guide: string, markdown: string): Snippet[] {
+/** The second word of a checked fence: whose code it is. */
+const CHECKED = ['herdless', 'bentocache', 'cache-manager'] as const
+
+/** Every ```ts <library> block of a guide (library one of CHECKED), with the line its code starts on. */
+function checkedBlocks(guide: string, markdown: string, library?: (typeof CHECKED)[number]): Snippet[] {
   const blocks: Snippet[] = []
   const lines = markdown.split('\n')
   for (let i = 0; i < lines.length; i++) {
-    if (!/^```ts herdless\s*$/.test(lines[i] ?? '')) continue
+    const fence = /^```ts (\S+)\s*$/.exec(lines[i] ?? '')?.[1]
+    if (fence === undefined || !(CHECKED as readonly string[]).includes(fence)) continue
+    if (library !== undefined && fence !== library) continue
     const start = i + 1
     let end = start
     while (end < lines.length && !/^```\s*$/.test(lines[end] ?? '')) end++
@@ -89,20 +96,19 @@ describe('migration guides', () => {
       'nestjs-cache-manager.md',
     ])
     for (const guide of guides) {
-      expect(herdlessBlocks(guide, readFileSync(join(GUIDES, guide), 'utf8')).length, guide).toBeGreaterThan(
-        0,
-      )
+      const blocks = checkedBlocks(guide, readFileSync(join(GUIDES, guide), 'utf8'), 'herdless')
+      expect(blocks.length, guide).toBeGreaterThan(0)
     }
   })
 
-  it('their ```ts herdless blocks type-check against the built packages', async () => {
-    const dir = join(repoRoot, '.test-results', `doc-snippets-${process.pid}`)
+  it('their ```ts herdless / bentocache / cache-manager blocks type-check', async () => {
+    const dir = join(repoRoot, 'benchmarks', 'node_modules', `.doc-snippets-${process.pid}`)
     rmSync(dir, { recursive: true, force: true })
     mkdirSync(dir, { recursive: true })
     try {
       const files: Record<string, string> = {}
       for (const guide of guides) {
-        for (const s of herdlessBlocks(guide, readFileSync(join(GUIDES, guide), 'utf8'))) {
+        for (const s of checkedBlocks(guide, readFileSync(join(GUIDES, guide), 'utf8'))) {
           files[`${guide.replace(/\.md$/, '')}-L${s.line}.ts`] = `${s.code}\nexport {}\n`
         }
       }
