@@ -1,6 +1,6 @@
 // 1,000 concurrent requests for one cold key against a 200 ms "database", then again after the
-// key went stale: Herdless beside a plain cache-aside. Embedded store by default; set
-// REDIS_URL=redis://127.0.0.1:6379 to run the same against Redis.
+// key went stale: Herdless beside a plain cache-aside. Embedded store (and a Map for the plain
+// column) by default; set REDIS_URL=redis://127.0.0.1:6379 to run both against that Redis.
 import { createCache } from '@herdless/core'
 
 const REQUESTS = 1_000
@@ -26,12 +26,42 @@ function fakeDb() {
 /** The cache-aside most apps write by hand: check, miss, load, store. No coordination. */
 function plainCacheAside() {
   const map = new Map()
-  return async (key, loader) => {
-    const hit = map.get(key)
-    if (hit && hit.until > Date.now()) return hit.value
-    const value = await loader()
-    map.set(key, { value, until: Date.now() + TTL })
-    return value
+  return {
+    get: async (key, loader) => {
+      const hit = map.get(key)
+      if (hit && hit.until > Date.now()) return hit.value
+      const value = await loader()
+      map.set(key, { value, until: Date.now() + TTL })
+      return value
+    },
+    close: async () => {},
+  }
+}
+
+/**
+ * The same hand-written cache-aside on the same Redis Herdless uses (GET, then on a miss load and
+ * SET ... PX), so the comparison is fair: both columns pay the round trips and the JSON/msgpack
+ * decode. ioredis is imported only here, so the embedded default never touches Redis.
+ */
+async function plainRedisCacheAside(url) {
+  const { Redis } = await import('ioredis')
+  const redis = new Redis(url, { lazyConnect: true })
+  await redis.connect()
+  const prefix = `demo-plain-${process.pid}:`
+  const written = new Set()
+  return {
+    get: async (key, loader) => {
+      const hit = await redis.get(prefix + key)
+      if (hit !== null) return JSON.parse(hit)
+      const value = await loader()
+      await redis.set(prefix + key, JSON.stringify(value), 'PX', TTL)
+      written.add(prefix + key)
+      return value
+    },
+    close: async () => {
+      if (written.size > 0) await redis.del(...written)
+      await redis.quit()
+    },
   }
 }
 
@@ -62,7 +92,7 @@ async function run() {
   cache.on('stale', () => stale++)
   const herdDb = fakeDb()
   const plainDb = fakeDb()
-  const plain = plainCacheAside()
+  const plain = redis ? await plainRedisCacheAside(redis) : plainCacheAside()
   const key = 'user:42'
 
   const rows = []
@@ -76,13 +106,16 @@ async function run() {
     )
     const staleBefore = stale
     const h = await wave(() => cache.getOrSet(key, () => herdDb.findUser(42)), herdDb)
-    const p = await wave(() => plain(key, () => plainDb.findUser(42)), plainDb)
+    const p = await wave(() => plain.get(key, () => plainDb.findUser(42)), plainDb)
     rows.push(['herdless', phase, h, stale - staleBefore], ['plain cache-aside', phase, p, 0])
   }
   await cache.clear()
   await cache.close()
+  await plain.close()
 
-  const store = redis ? `Redis (${redis})` : 'embedded memory store'
+  const store = redis
+    ? `Redis (${redis}), both columns`
+    : 'embedded memory store (Herdless) and an in-process Map (plain)'
   console.log(`\n${REQUESTS} concurrent requests per wave, ${LOAD_MS} ms loader, ttl ${TTL} ms, ${store}\n`)
   const head = ['cache', 'wave', 'requests', 'loader calls', 'stale served', 'p50 ms', 'p99 ms']
   const body = rows.map(([name, phase, r, st]) => [
@@ -102,11 +135,19 @@ async function run() {
   console.log(
     '\nHerdless ran the loader once per wave and answered the expired wave from the stale copy at once while one call refreshed it.',
   )
-  console.log(
-    'On the cold key its p50 is a little above the plain one: its callers wait for the one load and then for the\n' +
-      'entry to be read back and decoded (and, with Redis, for the lock round trips), where every plain caller ran\n' +
-      'its own load. The price of one loader call instead of one per request is that small wait.',
-  )
+  const [hCold, pCold] = [rows[0][2], rows[1][2]]
+  if (hCold.p50 > pCold.p50) {
+    console.log(
+      'On the cold key its p50 is a little above the plain one: its callers wait for the one load and then for the\n' +
+        'entry to be read back and decoded (and, with Redis, for the lock round trips), where every plain caller ran\n' +
+        'its own load. The price of one loader call instead of one per request is that small wait.',
+    )
+  } else {
+    console.log(
+      `On the cold key its p50 is below the plain one: each of the ${REQUESTS} plain callers ran its own load and then\n` +
+        'its own SET, queued on one Redis connection, where Herdless wrote the entry once.',
+    )
+  }
 }
 
 run().catch((err) => {

@@ -1,14 +1,20 @@
 /** The built binary, as a user runs it: exit codes, stdout/stderr, the shebang. */
 import { execFile, execFileSync } from 'node:child_process'
-import { readFileSync } from 'node:fs'
-import { dirname, join } from 'node:path'
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join, normalize } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { DoctorReport } from '../src/index'
 import { freePort, startRedis, type TestRedis } from './helpers'
 
 const packageDir = join(dirname(fileURLToPath(import.meta.url)), '..')
+const repoRoot = join(packageDir, '..', '..')
 const bin = join(packageDir, 'dist', 'bin.js')
+/** The `bin` entry pnpm links into node_modules/.bin, relative to the package. */
+const linkedBin = (
+  JSON.parse(readFileSync(join(packageDir, 'package.json'), 'utf8')) as { bin: { herdless: string } }
+).bin.herdless
 
 function run(file: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -42,6 +48,38 @@ describe('the built herdless binary', () => {
     const { code, stdout } = await run(bin, ['--version'])
     expect(code).toBe(0)
     expect(stdout.trim()).toMatch(/^\d+\.\d+\.\d+/)
+  })
+
+  // pnpm links bins during `pnpm install`, before `pnpm build` writes dist/: a bin inside dist/ is
+  // skipped in a fresh clone ("WARN Failed to create bin") and `pnpm exec herdless` is not found.
+  it('links a committed shim, not build output, so a fresh clone gets the bin at install', async () => {
+    expect(normalize(linkedBin).split(/[\\/]/)[0]).not.toBe('dist')
+    const shim = join(packageDir, linkedBin)
+    expect(readFileSync(shim, 'utf8').startsWith('#!/usr/bin/env node\n')).toBe(true)
+    const direct = await run(shim, ['--version'])
+    expect(direct.code).toBe(0)
+    expect(direct.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/)
+    // As the README says: `pnpm exec herdless` anywhere in the repository (the root depends on the CLI).
+    const viaPnpm = await run('pnpm', ['--dir', repoRoot, 'exec', 'herdless', '--help'])
+    expect(viaPnpm.stderr).toBe('')
+    expect(viaPnpm.code).toBe(0)
+    expect(viaPnpm.stdout).toContain('Usage: herdless <command> <redis-url>')
+  })
+
+  it('the shim says to build first when dist/ is missing', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'herdless-shim-'))
+    try {
+      const shim = join(dir, linkedBin)
+      mkdirSync(dirname(shim), { recursive: true })
+      copyFileSync(join(packageDir, linkedBin), shim)
+      const { code, stdout, stderr } = await run(process.execPath, [shim, '--help'])
+      expect(code).toBe(2)
+      expect(stdout).toBe('')
+      expect(stderr).toContain('the CLI is not built')
+      expect(stderr).toContain('pnpm build')
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 
   it('exits 0 with a JSON report on a well-configured server', async () => {
