@@ -12,8 +12,6 @@ export type {
 export { cached, invalidates, methodKey, stableHash } from './decorators'
 export type { Duration } from './duration'
 export { MAX_TIMER_MS, MAX_TTL_MS, toMs } from './duration'
-export type { Entry } from './entry/envelope'
-export { decodeEntry, encodeEntry } from './entry/envelope'
 export type { CacheErrorOptions, ErrorCode } from './errors'
 export {
   BatchLoaderError,
@@ -79,7 +77,6 @@ export type {
   UncacheableReason,
   XCacheStatus,
 } from './http/types'
-export { Keyspace, keySlot } from './keys'
 export type { RedlockLockOptions } from './lock/redlock-lock'
 export { RedlockLock } from './lock/redlock-lock'
 export type { Logger } from './logger'
@@ -93,17 +90,11 @@ export type {
   L1Options,
   LockOptions,
   RedisInput,
-  ResolvedCacheOptions,
-  ResolvedCallOptions,
   TimeoutOptions,
   TopologyOptions,
   WriteGuardOptions,
 } from './options'
-export { DEFAULT_CALL_OPTIONS, resolveCacheOptions, resolveCallOptions } from './options'
-export type { TopologyEventName, TopologyMonitorOptions } from './topology/monitor'
-export { degradedReasons, TopologyMonitor } from './topology/monitor'
 export type { WriteGuardStats } from './topology/write-guard'
-export { WriteGuard } from './topology/write-guard'
 export type { CacheTraceContext } from './tracing'
 export { cacheTrace } from './tracing'
 export type {
