@@ -538,7 +538,9 @@ export function createCache(options?: CacheOptions): Cache {
   // A quorum lock over the user's independent primaries (their clients: never closed by us).
   // Built before any connection, so bad lock.clients throw without leaking one.
   const redlock =
-    resolved.lockStrategy === 'redlock' ? new RedlockLock(options?.lock?.clients ?? []) : undefined
+    resolved.redlock !== undefined
+      ? new RedlockLock(options?.lock?.clients ?? [], resolved.redlock)
+      : undefined
   let store: Store
   let guard: Guard
   if (options?.redis === undefined) {

@@ -78,7 +78,6 @@ export type {
   XCacheStatus,
 } from './http/types'
 export type { RedlockLockOptions } from './lock/redlock-lock'
-export { RedlockLock } from './lock/redlock-lock'
 export type { Logger } from './logger'
 export type {
   BreakerOptions,

@@ -1,6 +1,7 @@
 import type { Cluster, ClusterNode, ClusterOptions, Redis, RedisOptions } from 'ioredis'
 import { type Duration, MAX_TTL_MS, timerMs, toMs } from './duration'
 import { InvalidOptionError } from './errors'
+import type { RedlockLockOptions } from './lock/redlock-lock'
 import type { Logger } from './logger'
 import type { IoredisInstance, NodeRedisInstance } from './store/client'
 
@@ -42,6 +43,11 @@ export interface LockOptions {
   strategy?: 'redis' | 'redlock'
   /** Independent Redis primaries for redlock. */
   clients?: Array<Redis | Cluster | IoredisInstance>
+  /**
+   * Tuning of the redlock quorum lock; only with `strategy: 'redlock'`.
+   * @example `lock: { strategy: 'redlock', clients, redlock: { driftFactor: 0.02 } }`
+   */
+  redlock?: RedlockLockOptions
 }
 
 export interface EarlyRefreshOptions {
@@ -190,6 +196,8 @@ export interface ResolvedCacheOptions {
   readonly maxKeyLength: number
   readonly maxValueBytes: number
   readonly lockStrategy: 'redis' | 'redlock'
+  /** With `lockStrategy: 'redlock'`: its resolved options; undefined otherwise. */
+  readonly redlock: Required<RedlockLockOptions> | undefined
   readonly l1: false | { max: number; maxBytes: number; ttl: number; clone: boolean }
   readonly bus:
     | false
@@ -372,6 +380,41 @@ export function isWellFormedText(s: string): boolean {
 }
 
 /** Validate and resolve what createCache() was given. Throws InvalidOptionError naming the option. */
+const REDLOCK_KEYS = new Set<string>(['driftFactor'])
+
+/** `lock.redlock`: only beside `strategy: 'redlock'`, known keys, driftFactor in [0, 0.5). */
+function resolveRedlock(
+  strategy: 'redis' | 'redlock',
+  options: RedlockLockOptions | undefined,
+): Required<RedlockLockOptions> | undefined {
+  if (options !== undefined && strategy !== 'redlock') {
+    throw new InvalidOptionError('lock.redlock', "absent unless lock.strategy is 'redlock'", options)
+  }
+  if (strategy !== 'redlock') return undefined
+  const o = options ?? {}
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) {
+    throw new InvalidOptionError('lock.redlock', 'an object such as { driftFactor: 0.01 }', o)
+  }
+  for (const name of Object.keys(o)) {
+    if (!REDLOCK_KEYS.has(name)) {
+      throw new InvalidOptionError(
+        `lock.redlock.${name}`,
+        `a known option (${[...REDLOCK_KEYS].join(', ')})`,
+        name,
+      )
+    }
+  }
+  const driftFactor = o.driftFactor ?? 0.01
+  if (typeof driftFactor !== 'number' || !(driftFactor >= 0 && driftFactor < 0.5)) {
+    throw new InvalidOptionError(
+      'lock.redlock.driftFactor',
+      'a number from 0 to below 0.5, e.g. 0.01',
+      driftFactor,
+    )
+  }
+  return { driftFactor }
+}
+
 export function resolveCacheOptions(options: CacheOptions | undefined): ResolvedCacheOptions {
   const o = options ?? {}
   if (typeof o !== 'object' || o === null) throw new InvalidOptionError('options', 'an object', o)
@@ -397,6 +440,7 @@ export function resolveCacheOptions(options: CacheOptions | undefined): Resolved
       lock.clients,
     )
   }
+  const redlock = resolveRedlock(strategy, lock.redlock)
   const callLayer: CallOptions = {}
   for (const k of CALL_KEYS) {
     const v = (o as Record<string, unknown>)[k]
@@ -467,6 +511,7 @@ export function resolveCacheOptions(options: CacheOptions | undefined): Resolved
     maxKeyLength: o.maxKeyLength === undefined ? 1024 : posInt(o.maxKeyLength, 'maxKeyLength'),
     maxValueBytes: o.maxValueBytes === undefined ? 1_048_576 : posInt(o.maxValueBytes, 'maxValueBytes'),
     lockStrategy: strategy,
+    redlock,
     l1,
     bus,
     memoryMaxEntries:
