@@ -16,7 +16,6 @@ export type ErrorCode =
   | 'E_DECODE'
   | 'E_VALUE_TOO_LARGE'
   | 'E_CLOSED'
-  | 'E_BUS_REJECTED'
   | 'E_WRITE_SKIPPED'
   | 'E_INVALID_LOADER'
   | 'E_INVALID_VALUE'
@@ -150,15 +149,6 @@ export class CacheClosedError extends CacheError {
   }
 }
 
-/** A bus message was malformed, unsigned, forged or replayed; it was dropped. */
-export class BusMessageRejectedError extends CacheError {
-  readonly reason: string
-  constructor(reason: string) {
-    super('E_BUS_REJECTED', `Invalidation bus message dropped: ${reason}.`)
-    this.reason = reason
-  }
-}
-
 /** An L2 write was deliberately skipped (the node is too full). The caller still gets its value. */
 export class WriteSkippedError extends CacheError {
   readonly reason: string
@@ -224,7 +214,6 @@ export const errors = {
   DecodeError,
   ValueTooLargeError,
   CacheClosedError,
-  BusMessageRejectedError,
   WriteSkippedError,
   InvalidLoaderError,
   InvalidValueError,

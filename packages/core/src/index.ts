@@ -15,7 +15,6 @@ export { MAX_TIMER_MS, MAX_TTL_MS, toMs } from './duration'
 export type { CacheErrorOptions, ErrorCode } from './errors'
 export {
   BatchLoaderError,
-  BusMessageRejectedError,
   CacheClosedError,
   CacheError,
   CircuitOpenError,

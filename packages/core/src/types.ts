@@ -100,7 +100,6 @@ export interface CacheEvents {
    * times were dropped and reads go to Redis until `bus:ready` fires again.
    */
   'bus:unhealthy': { reason: BusUnhealthyReason; channel: string | undefined }
-  'l1:evicted': { count: number }
   /** Every poll of the topology monitor. */
   'topology:snapshot': { snapshot: TopologySnapshot }
   'topology:changed': { snapshot: TopologySnapshot; previous: TopologySnapshot | undefined }
