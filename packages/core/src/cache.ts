@@ -43,6 +43,9 @@ export interface GetOptions {
 
 const TAG_KEY = /^(?:[A-Za-z0-9_.-]+:)*tag:\{/
 
+/** createCache's way in: the constructor is private, so its internal arguments are no API. */
+let newCache: (engine: Engine, keys: Keyspace, call: ResolvedCallOptions) => Cache
+
 /**
  * A cache (or a namespace of one). Namespaces share connections, events and the in-process
  * state of their parent; each has its own keyspace and option layer.
@@ -58,8 +61,12 @@ export class Cache {
   /** This namespace's key base: L1 is keyed by the caller's key plus this (no string built per hit). */
   readonly #base: string
 
-  /** @internal use createCache() */
-  constructor(engine: Engine, keys: Keyspace, call: ResolvedCallOptions) {
+  static {
+    newCache = (engine, keys, call) => new Cache(engine, keys, call)
+  }
+
+  /** Use createCache() (or `cache.namespace()`). */
+  private constructor(engine: Engine, keys: Keyspace, call: ResolvedCallOptions) {
     this.#engine = engine
     this.#keys = keys
     this.#call = call
@@ -75,7 +82,7 @@ export class Cache {
   }
 
   /** The store behind L2: 'memory' (embedded) or 'redis'. */
-  get storeKind(): Store['kind'] {
+  get storeKind(): 'memory' | 'redis' {
     return this.#engine.store.kind
   }
 
@@ -587,7 +594,7 @@ export function createCache(options?: CacheOptions): Cache {
       engine.storeFailed(e ?? err, true, 'connection')
     })
   }
-  return new Cache(engine, new Keyspace(resolved.prefix), resolved.call)
+  return newCache(engine, new Keyspace(resolved.prefix), resolved.call)
 }
 
 function isOwned(options: CacheOptions | undefined): boolean {

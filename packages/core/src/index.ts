@@ -92,10 +92,12 @@ export type {
   TopologyOptions,
   WriteGuardOptions,
 } from './options'
+export type { IoredisInstance, NodeRedisInstance } from './store/client'
 export type { WriteGuardStats } from './topology/write-guard'
 export type { CacheTraceContext } from './tracing'
 export { cacheTrace } from './tracing'
 export type {
+  BusUnhealthyReason,
   CacheEventName,
   CacheEvents,
   CacheListener,

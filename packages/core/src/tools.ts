@@ -15,8 +15,13 @@
  *
  * @packageDocumentation
  */
+// Types the monitor's signature names, so this entry stands on its own.
+export type { Duration } from './duration'
+export type { CacheError, CacheErrorOptions, ErrorCode } from './errors'
 export { keySlot } from './keys'
-export type { TopologyEventName, TopologyMonitorOptions } from './topology/monitor'
+export type { IoredisInstance, NodeRedisInstance } from './store/client'
+export type { TopologyClient, TopologyEventName, TopologyMonitorOptions } from './topology/monitor'
 export { degradedReasons, TopologyMonitor } from './topology/monitor'
 export type { ClusterNodeLine } from './topology/replies'
 export { countSlots, infoNumber, mergeRanges, parseClusterNodes, parseInfo } from './topology/replies'
+export type { BusUnhealthyReason, CacheEvents, Tier, TopologyNode, TopologySnapshot } from './types'

@@ -4,5 +4,8 @@
  * handler's response instead of sending it, and dispatch an in-memory copy of a request for a
  * refresh run. Framework-free, like the rest of core.
  */
+
+// Types the signatures above name, so this entry stands on its own.
+export type { HandlerResult, HttpRequestHeaders, HttpResponseHeaders } from '../types'
 export { type Dispatch, dispatchRefresh, type RefreshSource } from './dispatch-refresh'
 export { type CaptureOptions, ResponseCapture } from './response-capture'
