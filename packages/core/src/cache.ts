@@ -27,15 +27,23 @@ import { type CacheTraceContext, cacheTrace } from './tracing'
 import type { CacheEventName, CacheListener, CacheResult, Loader, TopologySnapshot } from './types'
 import { batchLengthError, checkLoader, checkValue } from './validate'
 
+/** What `cache.inspect(key)` reports about an entry. */
 export interface EntryInfo {
+  /** Fresh (served), stale (served as a fallback), or gone. */
   state: 'fresh' | 'stale' | 'gone'
+  /** When the value was loaded (ms since the epoch). */
   createdAt: number
+  /** Fresh until this time (ms since the epoch). */
   freshUntil: number
+  /** Usable as a stale fallback until this time (ms since the epoch). */
   staleUntil: number
+  /** How long the loader took, in ms (weights early refresh). */
   loadMs: number
+  /** The entry's tags. */
   tags: readonly string[]
 }
 
+/** Options of `cache.get()`. */
 export interface GetOptions {
   /** Return a stale value (past freshUntil, before staleUntil) instead of undefined. @default false */
   allowStale?: boolean
@@ -474,16 +482,19 @@ export class Cache {
     )
   }
 
+  /** Listen to an event (see {@link CacheEvents}). */
   on<E extends CacheEventName>(event: E, listener: CacheListener<E>): this {
     this.#engine.emitter.on(event, listener)
     return this
   }
 
+  /** Listen to the next occurrence of an event only. */
   once<E extends CacheEventName>(event: E, listener: CacheListener<E>): this {
     this.#engine.emitter.once(event, listener)
     return this
   }
 
+  /** Stop listening. */
   off<E extends CacheEventName>(event: E, listener: CacheListener<E>): this {
     this.#engine.emitter.off(event, listener)
     return this

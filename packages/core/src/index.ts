@@ -1,3 +1,8 @@
+/**
+ * The cache-aside engine: `createCache()`, `getOrSet`, stale fallbacks, stampede locks, L1 with an invalidation bus, Redis and Redis Cluster. Also the HTTP response-cache seam the adapters share.
+ *
+ * @module @herdless/core
+ */
 export type { EntryInfo, GetOptions } from './cache'
 export { Cache, createCache } from './cache'
 export type {

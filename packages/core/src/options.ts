@@ -7,6 +7,7 @@ import type { IoredisInstance, NodeRedisInstance } from './store/client'
 
 /** `{ cluster: [nodes], ...ClusterOptions }`: Herdless creates an ioredis Cluster. */
 export interface ClusterConfig extends ClusterOptions {
+  /** Seed nodes (`{ host, port }`); the rest of the cluster is discovered. */
   cluster: ClusterNode[]
 }
 
@@ -25,6 +26,7 @@ export type RedisInput =
   | IoredisInstance
   | NodeRedisInstance
 
+/** Loader timeouts (`timeouts`): a soft one that serves stale, a hard one that throws. */
 export interface TimeoutOptions {
   /** Past this, return the stale value if one is at hand; the loader keeps running and its result is stored. @default false */
   soft?: Duration | false
@@ -32,6 +34,7 @@ export interface TimeoutOptions {
   hard?: Duration | false
 }
 
+/** Stampede lock settings (`lock`); ttl, wait and onTimeout can also be set per call. */
 export interface LockOptions {
   /** How long a lock is held before it expires by itself (a crashed holder). Extended while the loader runs. @default '10s' */
   ttl?: Duration
@@ -50,11 +53,13 @@ export interface LockOptions {
   redlock?: RedlockLockOptions
 }
 
+/** Early refresh (XFetch): a hit may refresh a hot key before it expires. */
 export interface EarlyRefreshOptions {
   /** XFetch beta: > 1 refreshes earlier, < 1 later, 0 never. @default 1 */
   beta?: number
 }
 
+/** The circuit breaker in front of Redis (`breaker`), one per primary on a cluster. */
 export interface BreakerOptions {
   /** Consecutive Redis failures that open the circuit. @default 5 */
   threshold?: number
@@ -62,6 +67,7 @@ export interface BreakerOptions {
   cooldown?: Duration
 }
 
+/** The in-process tier (`l1`): an LRU of fresh entries, kept coherent by the bus. */
 export interface L1Options {
   /** Maximum entries. @default 10_000 */
   max?: number
@@ -73,6 +79,7 @@ export interface L1Options {
   clone?: boolean
 }
 
+/** The invalidation bus (`bus`): Pub/Sub messages that keep every process's L1 coherent. */
 export interface BusOptions {
   /** HMAC-SHA256 key (or keys: first signs, all verify, for rotation). Unsigned or forged messages are dropped. */
   signingKey?: string | Buffer | Array<string | Buffer>
@@ -121,11 +128,13 @@ export interface CallOptions {
   skipL1?: boolean
 }
 
+/** What `createCache()` takes: the call options (defaults for every call) plus the client-level ones. */
 export interface CacheOptions extends Omit<CallOptions, 'lock' | 'skipL1'> {
   /** Redis to use as L2. Absent: the embedded in-memory store. */
   redis?: RedisInput
   /** Every key and channel starts with it (ACL: `~prefix* &prefix*`). @default 'herdless' */
   prefix?: string
+  /** Stampede lock: ttl, wait, onTimeout, and `strategy: 'redlock'` with its `clients`. */
   lock?: LockOptions
   /** Per-command Redis deadline, 1ms to 2^31-1 ms (there is no "no deadline"). @default '250ms' */
   redisTimeout?: Duration
@@ -159,11 +168,13 @@ export interface CacheOptions extends Omit<CallOptions, 'lock' | 'skipL1'> {
   writeGuard?: WriteGuardOptions | boolean
 }
 
+/** The topology monitor (`topology`): polls the cluster or server for state and memory. */
 export interface TopologyOptions {
   /** Time between polls. @default '5s' */
   pollInterval?: Duration
 }
 
+/** The write guard (`writeGuard`): skips L2 writes to a primary that is almost full. */
 export interface WriteGuardOptions {
   /** `used_memory / maxmemory` above which writes to that node are skipped. @default 0.85 */
   maxMemoryRatio?: number

@@ -14,6 +14,7 @@
  * test them with `isCacheError()` and `.code`, not `instanceof`.
  *
  * @packageDocumentation
+ * @module @herdless/core/tools
  */
 // Types the monitor's signature names, so this entry stands on its own.
 export type { Duration } from './duration'

@@ -20,6 +20,7 @@ import {
   parseInfo,
 } from './replies'
 
+/** The events a {@link TopologyMonitor} emits. */
 export type TopologyEventName =
   | 'topology:snapshot'
   | 'topology:changed'
@@ -27,6 +28,7 @@ export type TopologyEventName =
   | 'topology:recovered'
   | 'topology:scale-needed'
 
+/** Options of a standalone {@link TopologyMonitor}. */
 export interface TopologyMonitorOptions {
   /** Time between the end of one poll and the start of the next. @default '5s' */
   pollInterval?: Duration
@@ -77,9 +79,13 @@ export type TopologyClient = Redis | Cluster | IoredisInstance | NodeRedisInstan
  * throws: failures become `onError` calls and an unreachable node in the snapshot.
  */
 export class TopologyMonitor {
+  /** Time between polls, in ms. */
   readonly pollInterval: number
+  /** Upper bound of one poll, in ms. */
   readonly timeout: number
+  /** Memory ratio above which a primary counts toward `topology:scale-needed`. */
   readonly scaleRatio: number
+  /** Polls in a row above scaleRatio before `topology:scale-needed`. */
   readonly scalePolls: number
   readonly #client: Client
   readonly #cluster: boolean

@@ -3,6 +3,8 @@
  * `IncomingMessage` / `ServerResponse` (Express, Connect, Koa, plain node:http): capture a
  * handler's response instead of sending it, and dispatch an in-memory copy of a request for a
  * refresh run. Framework-free, like the rest of core.
+ *
+ * @module @herdless/core/http/node
  */
 
 // Types the signatures above name, so this entry stands on its own.
