@@ -8,7 +8,7 @@
 // A type an export names but the entry does not export (`ae-forgotten-export`: an internal seam
 // such as core's client interface, Nest's ConfigurableModuleClass) is written into the report
 // with a warning comment, so it is reviewed like the rest; any other API Extractor or compiler
-// warning fails both modes. TSDoc syntax and missing doc comments are TypeDoc's job (`pnpm docs`).
+// warning fails both modes. TSDoc syntax and missing doc comments are TypeDoc's job (`pnpm run docs`).
 import { spawnSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -85,7 +85,7 @@ try {
             // No @public/@beta release tags in this repository: semver covers every export.
             'ae-missing-release-tag': { logLevel: 'none' },
             'ae-forgotten-export': { logLevel: 'none', addToApiReportFile: true },
-            // Missing doc comments are TypeDoc's notDocumented check (`pnpm docs`).
+            // Missing doc comments are TypeDoc's notDocumented check (`pnpm run docs`).
             'ae-undocumented': { logLevel: 'none' },
             // Links are TypeDoc's invalidLink check; a link in a type shared by two entries resolves in one only.
             'ae-unresolved-link': { logLevel: 'none' },

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
  * The two checks of the public surface, in CI (`pnpm test` runs this file):
  * - `pnpm api:check`: the built .d.ts of every published entry point match the committed
  *   API Extractor reports (packages/<pkg>/etc/*.api.md): an API change is a reviewed diff;
- * - `pnpm docs`: the TypeDoc reference builds with its validation (every export documented, no
+ * - `pnpm run docs`: the TypeDoc reference builds with its validation (every export documented, no
  *   broken link, nothing referenced but unexported) and no warning.
  */
 const root = fileURLToPath(new URL('../', import.meta.url))
@@ -57,7 +57,7 @@ describe('public surface', () => {
     expect(r.code).toBe(0)
   }, 120_000)
 
-  it('the API reference builds with validation and no warning (pnpm docs)', async () => {
+  it('the API reference builds with validation and no warning (pnpm run docs)', async () => {
     const r = await run([typedocBin, '--out', out])
     expect(r.output).not.toMatch(/\[warning\]|\[error\]/)
     expect(r.output).toContain('html generated')
