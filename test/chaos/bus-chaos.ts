@@ -1,6 +1,7 @@
 import { type ChildProcess, fork } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { createCache, keySlot } from '@herdless/core'
+import { createCache } from '@herdless/core'
+import { keySlot } from '@herdless/core/tools'
 import { buildPackages, type RedisCluster, redisCommand, sleep } from '@herdless/test-utils'
 
 /**

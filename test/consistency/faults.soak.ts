@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import { keySlot } from '@herdless/core'
+import { keySlot } from '@herdless/core/tools'
 import {
   type RedisCluster,
   type RedisServer,

@@ -5,6 +5,7 @@ import { isCliError, UsageError } from './errors'
 import { formatDoctorJson, formatDoctorText, formatTopologyJson, formatTopologyText } from './format'
 import { readTopology } from './topology'
 
+/** The CLI's version. */
 export const VERSION: string = version
 
 /** Exit codes: the contract scripts and CI rely on. */
@@ -17,6 +18,7 @@ export const EXIT = {
   error: 2,
 } as const
 
+/** The `--help` text. */
 export const USAGE = `Usage: herdless <command> <redis-url> [options]
 
 Commands:
@@ -41,7 +43,9 @@ Exit codes: 0 no fail finding (warnings allowed unless --strict), 1 at least one
 
 /** Where the CLI writes; the binary passes process.stdout/stderr, tests pass collectors. */
 export interface CliIo {
+  /** Write to standard output. */
   stdout(text: string): void
+  /** Write to standard error. */
   stderr(text: string): void
 }
 

@@ -7,11 +7,17 @@ export const DEFAULT_TIMEOUT_MS = 5000
 
 /** What a `redis://` / `rediss://` URL says, as ioredis options. */
 export interface RedisTarget {
+  /** Host name or address. */
   host: string
+  /** TCP port. */
   port: number
+  /** ACL user, from the URL. */
   username: string | undefined
+  /** Password, from the URL. */
   password: string | undefined
+  /** Database number (`/2` in the URL). */
   db: number | undefined
+  /** `rediss://`. */
   tls: boolean
 }
 

@@ -120,6 +120,7 @@ export async function runDoctor(url: string, options: DoctorOptions = {}): Promi
   }
 }
 
+/** Counts per severity of these findings. */
 export function summarize(findings: Finding[]): SeveritySummary {
   const summary: SeveritySummary = { ok: 0, warn: 0, fail: 0, skipped: 0 }
   for (const finding of findings) summary[finding.severity]++

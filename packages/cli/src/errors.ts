@@ -1,10 +1,13 @@
 const BRAND = Symbol.for('herdless.CliError')
 
+/** The stable codes of CLI errors: `E_CONNECT` (Redis unreachable), `E_USAGE` (bad arguments). */
 export type CliErrorCode = 'E_CONNECT' | 'E_USAGE'
 
 /** Base of every error the CLI raises; `code` is stable. */
 export class CliError extends Error {
+  /** The stable code. */
   readonly code: CliErrorCode
+  /** @internal Marks CLI errors for isCliError() across package copies. */
   readonly [BRAND] = true
 
   constructor(code: CliErrorCode, message: string, options: { cause?: unknown } = {}) {

@@ -15,6 +15,7 @@ export function formatTable(header: string[], rows: string[][]): string {
     .join('\n')
 }
 
+/** One line: `3 ok, 1 warn, 0 fail, 0 skipped`. */
 export function formatSummary(summary: SeveritySummary): string {
   return `${summary.ok} ok, ${summary.warn} warn, ${summary.fail} fail, ${summary.skipped} skipped`
 }
@@ -122,10 +123,12 @@ function describeMode(report: DoctorReport): string {
   return `${report.mode}, ${nodes}`
 }
 
+/** The report as `--json` prints it. */
 export function formatDoctorJson(report: DoctorReport): string {
   return `${JSON.stringify(report, null, 2)}\n`
 }
 
+/** Slot ranges as `0-5460,10923`. */
 export function formatSlotRanges(ranges: SlotRange[]): string {
   if (ranges.length === 0) return '-'
   return ranges.map(([start, end]) => (start === end ? String(start) : `${start}-${end}`)).join(',')
@@ -167,6 +170,7 @@ export function formatTopologyText(report: TopologyReport): string {
   ].join('\n')
 }
 
+/** The topology report as `--json` prints it. */
 export function formatTopologyJson(report: TopologyReport): string {
   return `${JSON.stringify(report, null, 2)}\n`
 }

@@ -1,3 +1,8 @@
+/**
+ * The programmatic side of `herdless doctor` and `herdless topology`: `runDoctor`, `readTopology`, the formatters and `runCli`.
+ *
+ * @module @herdless/cli
+ */
 export { DEFAULT_THRESHOLDS } from './checks'
 export type { CliIo } from './cli'
 export { EXIT, runCli, USAGE, VERSION } from './cli'

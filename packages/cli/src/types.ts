@@ -1,5 +1,6 @@
 import type { RedisOptions } from 'ioredis'
 
+/** How a check came out: `ok`, `warn`, `fail`, or `skipped` (it could not run). */
 export type Severity = 'ok' | 'warn' | 'fail' | 'skipped'
 
 /** Stable ids of every check `herdless doctor` runs; safe to switch on in scripts. */
@@ -20,8 +21,11 @@ export type CheckId =
   | 'cluster-replica-placement'
   | 'cluster-slot-balance'
 
+/** One check's result on one node (or the cluster). */
 export interface Finding {
+  /** Which check. */
   id: CheckId
+  /** How it came out. */
   severity: Severity
   /** `host:port` of the node the finding is about; absent for cluster-wide findings. */
   node?: string
@@ -42,13 +46,19 @@ export interface Finding {
   reason?: string
 }
 
+/** How many findings of each severity. */
 export interface SeveritySummary {
+  /** Checks that passed. */
   ok: number
+  /** Warnings. */
   warn: number
+  /** Failures. */
   fail: number
+  /** Checks that could not run. */
   skipped: number
 }
 
+/** What `runDoctor()` returns (and `herdless doctor --json` prints). */
 export interface DoctorReport {
   /** The audited URL with any password replaced by `***`. */
   target: string
@@ -60,6 +70,7 @@ export interface DoctorReport {
   nodes: string[]
   /** Ordered fail, warn, skipped, ok; within a severity in the order checks ran. */
   findings: Finding[]
+  /** Counts per severity. */
   summary: SeveritySummary
   /** `--strict`: warnings fail the run too. */
   strict: boolean
@@ -97,6 +108,7 @@ export interface DoctorThresholds {
   slotBalanceWarnRatio: number
 }
 
+/** How the CLI connects to each node. */
 export interface ConnectOptions {
   /**
    * ioredis options applied to every connection (the seed and, with a cluster, each node):
@@ -107,22 +119,27 @@ export interface ConnectOptions {
   timeoutMs?: number
 }
 
+/** Options of `runDoctor()`. */
 export interface DoctorOptions extends ConnectOptions {
   /** Discover every node from the seed (CLUSTER NODES) and audit each one directly. @default false */
   cluster?: boolean
   /** Warnings fail the run too (`exitCode` 1), for CI gates before a deployment. @default false */
   strict?: boolean
+  /** Limits to judge against; unset fields keep DEFAULT_THRESHOLDS. */
   thresholds?: Partial<DoctorThresholds>
 }
 
+/** Options of `readTopology()`. */
 export type TopologyOptions = ConnectOptions
 
 /** An inclusive slot range, `[start, end]`. */
 export type SlotRange = [number, number]
 
+/** One node in `herdless topology`'s report. */
 export interface TopologyNode {
   /** The cluster node id (standalone: the server's `run_id`); null when unknown. */
   id: string | null
+  /** `host:port`. */
   addr: string
   /**
    * `failed`: the cluster flagged the node `fail` (a majority of primaries agreed), e.g. a dead
@@ -131,12 +148,17 @@ export interface TopologyNode {
   role: 'primary' | 'replica' | 'failed' | 'unknown'
   /** For a replica: its primary's id and address. */
   primaryId: string | null
+  /** For a replica: its primary's address. */
   primaryAddr: string | null
   /** Cluster flags other than `myself`/`master`/`slave`, e.g. `fail`, `pfail`, `nofailover`. */
   flags: string[]
+  /** Slot ranges served (primaries). */
   slots: SlotRange[]
+  /** How many slots that is. */
   slotCount: number
+  /** `used_memory` in bytes; null when unknown. */
   usedMemory: number | null
+  /** `maxmemory` in bytes (0: unset); null when unknown. */
   maxmemory: number | null
   /** `usedMemory / maxmemory`; null when maxmemory is 0 or unknown. */
   memoryRatio: number | null
@@ -150,8 +172,11 @@ export interface TopologyNode {
   error: string | null
 }
 
+/** What `readTopology()` returns (and `herdless topology --json` prints). */
 export interface TopologyReport {
+  /** The URL given, with any password replaced by `***`. */
   target: string
+  /** What the seed server is. */
   mode: 'standalone' | 'cluster'
   /** `cluster_state` as the seed sees it; null for a standalone server. */
   clusterState: string | null

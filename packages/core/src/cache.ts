@@ -27,21 +27,32 @@ import { type CacheTraceContext, cacheTrace } from './tracing'
 import type { CacheEventName, CacheListener, CacheResult, Loader, TopologySnapshot } from './types'
 import { batchLengthError, checkLoader, checkValue } from './validate'
 
+/** What `cache.inspect(key)` reports about an entry. */
 export interface EntryInfo {
+  /** Fresh (served), stale (served as a fallback), or gone. */
   state: 'fresh' | 'stale' | 'gone'
+  /** When the value was loaded (ms since the epoch). */
   createdAt: number
+  /** Fresh until this time (ms since the epoch). */
   freshUntil: number
+  /** Usable as a stale fallback until this time (ms since the epoch). */
   staleUntil: number
+  /** How long the loader took, in ms (weights early refresh). */
   loadMs: number
+  /** The entry's tags. */
   tags: readonly string[]
 }
 
+/** Options of `cache.get()`. */
 export interface GetOptions {
   /** Return a stale value (past freshUntil, before staleUntil) instead of undefined. @default false */
   allowStale?: boolean
 }
 
 const TAG_KEY = /^(?:[A-Za-z0-9_.-]+:)*tag:\{/
+
+/** createCache's way in: the constructor is private, so its internal arguments are no API. */
+let newCache: (engine: Engine, keys: Keyspace, call: ResolvedCallOptions) => Cache
 
 /**
  * A cache (or a namespace of one). Namespaces share connections, events and the in-process
@@ -58,8 +69,12 @@ export class Cache {
   /** This namespace's key base: L1 is keyed by the caller's key plus this (no string built per hit). */
   readonly #base: string
 
-  /** @internal use createCache() */
-  constructor(engine: Engine, keys: Keyspace, call: ResolvedCallOptions) {
+  static {
+    newCache = (engine, keys, call) => new Cache(engine, keys, call)
+  }
+
+  /** Use createCache() (or `cache.namespace()`). */
+  private constructor(engine: Engine, keys: Keyspace, call: ResolvedCallOptions) {
     this.#engine = engine
     this.#keys = keys
     this.#call = call
@@ -75,7 +90,7 @@ export class Cache {
   }
 
   /** The store behind L2: 'memory' (embedded) or 'redis'. */
-  get storeKind(): Store['kind'] {
+  get storeKind(): 'memory' | 'redis' {
     return this.#engine.store.kind
   }
 
@@ -490,16 +505,19 @@ export class Cache {
     )
   }
 
+  /** Listen to an event (see {@link CacheEvents}). */
   on<E extends CacheEventName>(event: E, listener: CacheListener<E>): this {
     this.#engine.emitter.on(event, listener)
     return this
   }
 
+  /** Listen to the next occurrence of an event only. */
   once<E extends CacheEventName>(event: E, listener: CacheListener<E>): this {
     this.#engine.emitter.once(event, listener)
     return this
   }
 
+  /** Stop listening. */
   off<E extends CacheEventName>(event: E, listener: CacheListener<E>): this {
     this.#engine.emitter.off(event, listener)
     return this
@@ -561,7 +579,9 @@ export function createCache(options?: CacheOptions): Cache {
   // A quorum lock over the user's independent primaries (their clients: never closed by us).
   // Built before any connection, so bad lock.clients throw without leaking one.
   const redlock =
-    resolved.lockStrategy === 'redlock' ? new RedlockLock(options?.lock?.clients ?? []) : undefined
+    resolved.redlock !== undefined
+      ? new RedlockLock(options?.lock?.clients ?? [], resolved.redlock)
+      : undefined
   let store: Store
   let guard: Guard
   if (options?.redis === undefined) {
@@ -608,7 +628,7 @@ export function createCache(options?: CacheOptions): Cache {
       engine.storeFailed(e ?? err, true, 'connection')
     })
   }
-  return new Cache(engine, new Keyspace(resolved.prefix), resolved.call)
+  return newCache(engine, new Keyspace(resolved.prefix), resolved.call)
 }
 
 function isOwned(options: CacheOptions | undefined): boolean {

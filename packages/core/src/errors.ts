@@ -4,6 +4,7 @@
  */
 const BRAND = Symbol.for('herdless.CacheError')
 
+/** The stable code of every {@link CacheError}; one per error class. */
 export type ErrorCode =
   | 'E_INVALID_OPTION'
   | 'E_INVALID_KEY'
@@ -16,7 +17,6 @@ export type ErrorCode =
   | 'E_DECODE'
   | 'E_VALUE_TOO_LARGE'
   | 'E_CLOSED'
-  | 'E_BUS_REJECTED'
   | 'E_WRITE_SKIPPED'
   | 'E_INVALID_LOADER'
   | 'E_INVALID_VALUE'
@@ -24,14 +24,24 @@ export type ErrorCode =
   | 'E_CLUSTER_NODE'
   | 'E_HTTP_HANDLER'
 
+/** What a {@link CacheError} carries besides its code and message. */
 export interface CacheErrorOptions {
+  /** The cache key the error is about, if any. */
   key?: string | undefined
+  /** The underlying error (a Redis reply, a loader's rejection...), kept as `error.cause`. */
   cause?: unknown
 }
 
+/**
+ * The base class of every Herdless error. Test with {@link isCacheError} (works across two
+ * copies of the package) and switch on {@link CacheError.code}.
+ */
 export class CacheError extends Error {
+  /** The stable code: log it, alert on it, switch on it. */
   readonly code: ErrorCode
+  /** The cache key involved, when there is one. */
   readonly key: string | undefined
+  /** @internal Marks Herdless errors for isCacheError() across package copies. */
   readonly [BRAND] = true
 
   constructor(code: ErrorCode, message: string, options: CacheErrorOptions = {}) {
@@ -44,6 +54,7 @@ export class CacheError extends Error {
 
 /** A cache option has the wrong type or value. Thrown by createCache() and namespace(), never lazily. */
 export class InvalidOptionError extends CacheError {
+  /** The option's path, e.g. `lock.wait` or `bus.signingKey`. */
   readonly option: string
   constructor(option: string, expected: string, got: unknown) {
     super('E_INVALID_OPTION', `Option "${option}" must be ${expected}; got ${describe(got)}.`)
@@ -130,7 +141,9 @@ export class DecodeError extends CacheError {
 
 /** An encoded value is larger than maxValueBytes. The caller still gets the value; it is not stored. */
 export class ValueTooLargeError extends CacheError {
+  /** The encoded size of the value. */
   readonly bytes: number
+  /** `maxValueBytes`. */
   readonly limit: number
   constructor(key: string, bytes: number, limit: number) {
     super(
@@ -150,17 +163,9 @@ export class CacheClosedError extends CacheError {
   }
 }
 
-/** A bus message was malformed, unsigned, forged or replayed; it was dropped. */
-export class BusMessageRejectedError extends CacheError {
-  readonly reason: string
-  constructor(reason: string) {
-    super('E_BUS_REJECTED', `Invalidation bus message dropped: ${reason}.`)
-    this.reason = reason
-  }
-}
-
 /** An L2 write was deliberately skipped (the node is too full). The caller still gets its value. */
 export class WriteSkippedError extends CacheError {
+  /** Why it was skipped, e.g. the node and its memory ratio. */
   readonly reason: string
   constructor(key: string, reason: string) {
     super('E_WRITE_SKIPPED', `Write of "${key}" to Redis skipped: ${reason}.`, { key })
@@ -184,6 +189,7 @@ export class InvalidValueError extends CacheError {
 
 /** getOrSetMany's batch loader returned something other than one value per key it was given. */
 export class BatchLoaderError extends CacheError {
+  /** How many values were expected (the number of keys). */
   readonly expected: number
   constructor(expected: number, ...got: [unknown?]) {
     const said =
@@ -201,6 +207,7 @@ export class BatchLoaderError extends CacheError {
  * reply for most keys, so most calls fall through to the loader.
  */
 export class ClusterNodeError extends CacheError {
+  /** `host:port` of the cluster node that was given as a single server. */
   readonly address: string
   constructor(address: string) {
     super(
@@ -211,24 +218,41 @@ export class ClusterNodeError extends CacheError {
   }
 }
 
+/** Every error class by name, e.g. `err instanceof errors.LockTimeoutError`. */
 export const errors = {
+  /** {@link CacheError} */
   CacheError,
+  /** {@link InvalidOptionError} */
   InvalidOptionError,
+  /** {@link InvalidKeyError} */
   InvalidKeyError,
+  /** {@link LoaderTimeoutError} */
   LoaderTimeoutError,
+  /** {@link LockTimeoutError} */
   LockTimeoutError,
+  /** {@link StoreUnavailableError} */
   StoreUnavailableError,
+  /** {@link StoreTimeoutError} */
   StoreTimeoutError,
+  /** {@link CircuitOpenError} */
   CircuitOpenError,
+  /** {@link SerializationError} */
   SerializationError,
+  /** {@link DecodeError} */
   DecodeError,
+  /** {@link ValueTooLargeError} */
   ValueTooLargeError,
+  /** {@link CacheClosedError} */
   CacheClosedError,
-  BusMessageRejectedError,
+  /** {@link WriteSkippedError} */
   WriteSkippedError,
+  /** {@link InvalidLoaderError} */
   InvalidLoaderError,
+  /** {@link InvalidValueError} */
   InvalidValueError,
+  /** {@link BatchLoaderError} */
   BatchLoaderError,
+  /** {@link ClusterNodeError} */
   ClusterNodeError,
 } as const
 

@@ -1,3 +1,8 @@
+/**
+ * The cache-aside engine: `createCache()`, `getOrSet`, stale fallbacks, stampede locks, L1 with an invalidation bus, Redis and Redis Cluster. Also the HTTP response-cache seam the adapters share.
+ *
+ * @module @herdless/core
+ */
 export type { EntryInfo, GetOptions } from './cache'
 export { Cache, createCache } from './cache'
 export type {
@@ -12,12 +17,9 @@ export type {
 export { cached, invalidates, methodKey, stableHash } from './decorators'
 export type { Duration } from './duration'
 export { MAX_TIMER_MS, MAX_TTL_MS, toMs } from './duration'
-export type { Entry } from './entry/envelope'
-export { decodeEntry, encodeEntry } from './entry/envelope'
 export type { CacheErrorOptions, ErrorCode } from './errors'
 export {
   BatchLoaderError,
-  BusMessageRejectedError,
   CacheClosedError,
   CacheError,
   CircuitOpenError,
@@ -79,9 +81,7 @@ export type {
   UncacheableReason,
   XCacheStatus,
 } from './http/types'
-export { Keyspace, keySlot } from './keys'
 export type { RedlockLockOptions } from './lock/redlock-lock'
-export { RedlockLock } from './lock/redlock-lock'
 export type { Logger } from './logger'
 export type {
   BreakerOptions,
@@ -93,20 +93,16 @@ export type {
   L1Options,
   LockOptions,
   RedisInput,
-  ResolvedCacheOptions,
-  ResolvedCallOptions,
   TimeoutOptions,
   TopologyOptions,
   WriteGuardOptions,
 } from './options'
-export { DEFAULT_CALL_OPTIONS, resolveCacheOptions, resolveCallOptions } from './options'
-export type { TopologyEventName, TopologyMonitorOptions } from './topology/monitor'
-export { degradedReasons, TopologyMonitor } from './topology/monitor'
+export type { IoredisInstance, NodeRedisInstance } from './store/client'
 export type { WriteGuardStats } from './topology/write-guard'
-export { WriteGuard } from './topology/write-guard'
 export type { CacheTraceContext } from './tracing'
 export { cacheTrace } from './tracing'
 export type {
+  BusUnhealthyReason,
   CacheEventName,
   CacheEvents,
   CacheListener,

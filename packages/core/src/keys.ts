@@ -38,10 +38,6 @@ export class Keyspace {
     return `${this.base}{${key}}`
   }
 
-  lock(entryKey: string): string {
-    return `${entryKey}:lock`
-  }
-
   tag(tag: string): string {
     return `${this.base}tag:{${tag}}`
   }
@@ -51,21 +47,9 @@ export class Keyspace {
     return `${entryKey.slice(0, entryKey.indexOf('{'))}tag:{${tag}}`
   }
 
-  /** The user key back from an entry key of this namespace, or undefined if it is not one. */
-  userKey(entryKey: string): string | undefined {
-    if (!entryKey.startsWith(this.base) || entryKey.charCodeAt(this.base.length) !== 123 /* { */)
-      return undefined
-    if (!entryKey.endsWith('}')) return undefined
-    return entryKey.slice(this.base.length + 1, -1)
-  }
-
   /** SCAN MATCH pattern for user-key glob `pattern` inside this namespace. */
   scanPattern(pattern: string): string {
     return `${escapeGlob(this.base)}\\{${pattern}\\}`
-  }
-
-  busChannel(): string {
-    return `${this.prefix}:bus`
   }
 }
 

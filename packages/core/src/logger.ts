@@ -5,8 +5,11 @@ import type { CacheError } from './errors'
  * structured loggers take this shape; `console` does too, printing both).
  */
 export interface Logger {
+  /** Something went wrong and was handled (fail-open): once per cause per window. */
   warn(obj: object, msg?: string): void
+  /** Something failed that the caller will see. */
   error(obj: object, msg?: string): void
+  /** Repeats and details; optional. */
   debug?(obj: object, msg?: string): void
 }
 

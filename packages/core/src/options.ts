@@ -1,11 +1,13 @@
 import type { Cluster, ClusterNode, ClusterOptions, Redis, RedisOptions } from 'ioredis'
 import { type Duration, MAX_TTL_MS, timerMs, toMs } from './duration'
 import { InvalidOptionError } from './errors'
+import type { RedlockLockOptions } from './lock/redlock-lock'
 import type { Logger } from './logger'
 import type { IoredisInstance, NodeRedisInstance } from './store/client'
 
 /** `{ cluster: [nodes], ...ClusterOptions }`: Herdless creates an ioredis Cluster. */
 export interface ClusterConfig extends ClusterOptions {
+  /** Seed nodes (`{ host, port }`); the rest of the cluster is discovered. */
   cluster: ClusterNode[]
 }
 
@@ -24,6 +26,7 @@ export type RedisInput =
   | IoredisInstance
   | NodeRedisInstance
 
+/** Loader timeouts (`timeouts`): a soft one that serves stale, a hard one that throws. */
 export interface TimeoutOptions {
   /** Past this, return the stale value if one is at hand; the loader keeps running and its result is stored. @default false */
   soft?: Duration | false
@@ -31,6 +34,7 @@ export interface TimeoutOptions {
   hard?: Duration | false
 }
 
+/** Stampede lock settings (`lock`); ttl, wait and onTimeout can also be set per call. */
 export interface LockOptions {
   /** How long a lock is held before it expires by itself (a crashed holder). Extended while the loader runs. @default '10s' */
   ttl?: Duration
@@ -42,13 +46,20 @@ export interface LockOptions {
   strategy?: 'redis' | 'redlock'
   /** Independent Redis primaries for redlock. */
   clients?: Array<Redis | Cluster | IoredisInstance>
+  /**
+   * Tuning of the redlock quorum lock; only with `strategy: 'redlock'`.
+   * @example `lock: { strategy: 'redlock', clients, redlock: { driftFactor: 0.02 } }`
+   */
+  redlock?: RedlockLockOptions
 }
 
+/** Early refresh (XFetch): a hit may refresh a hot key before it expires. */
 export interface EarlyRefreshOptions {
   /** XFetch beta: > 1 refreshes earlier, < 1 later, 0 never. @default 1 */
   beta?: number
 }
 
+/** The circuit breaker in front of Redis (`breaker`), one per primary on a cluster. */
 export interface BreakerOptions {
   /** Consecutive Redis failures that open the circuit. @default 5 */
   threshold?: number
@@ -56,6 +67,7 @@ export interface BreakerOptions {
   cooldown?: Duration
 }
 
+/** The in-process tier (`l1`): an LRU of fresh entries, kept coherent by the bus. */
 export interface L1Options {
   /** Maximum entries. @default 10_000 */
   max?: number
@@ -67,6 +79,7 @@ export interface L1Options {
   clone?: boolean
 }
 
+/** The invalidation bus (`bus`): Pub/Sub messages that keep every process's L1 coherent. */
 export interface BusOptions {
   /** HMAC-SHA256 key (or keys: first signs, all verify, for rotation). Unsigned or forged messages are dropped. */
   signingKey?: string | Buffer | Array<string | Buffer>
@@ -115,11 +128,13 @@ export interface CallOptions {
   skipL1?: boolean
 }
 
+/** What `createCache()` takes: the call options (defaults for every call) plus the client-level ones. */
 export interface CacheOptions extends Omit<CallOptions, 'lock' | 'skipL1'> {
   /** Redis to use as L2. Absent: the embedded in-memory store. */
   redis?: RedisInput
   /** Every key and channel starts with it (ACL: `~prefix* &prefix*`). @default 'herdless' */
   prefix?: string
+  /** Stampede lock: ttl, wait, onTimeout, and `strategy: 'redlock'` with its `clients`. */
   lock?: LockOptions
   /** Per-command Redis deadline, 1ms to 2^31-1 ms (there is no "no deadline"). @default '250ms' */
   redisTimeout?: Duration
@@ -153,11 +168,13 @@ export interface CacheOptions extends Omit<CallOptions, 'lock' | 'skipL1'> {
   writeGuard?: WriteGuardOptions | boolean
 }
 
+/** The topology monitor (`topology`): polls the cluster or server for state and memory. */
 export interface TopologyOptions {
   /** Time between polls. @default '5s' */
   pollInterval?: Duration
 }
 
+/** The write guard (`writeGuard`): skips L2 writes to a primary that is almost full. */
 export interface WriteGuardOptions {
   /** `used_memory / maxmemory` above which writes to that node are skipped. @default 0.85 */
   maxMemoryRatio?: number
@@ -190,6 +207,8 @@ export interface ResolvedCacheOptions {
   readonly maxKeyLength: number
   readonly maxValueBytes: number
   readonly lockStrategy: 'redis' | 'redlock'
+  /** With `lockStrategy: 'redlock'`: its resolved options; undefined otherwise. */
+  readonly redlock: Required<RedlockLockOptions> | undefined
   readonly l1: false | { max: number; maxBytes: number; ttl: number; clone: boolean }
   readonly bus:
     | false
@@ -372,6 +391,41 @@ export function isWellFormedText(s: string): boolean {
 }
 
 /** Validate and resolve what createCache() was given. Throws InvalidOptionError naming the option. */
+const REDLOCK_KEYS = new Set<string>(['driftFactor'])
+
+/** `lock.redlock`: only beside `strategy: 'redlock'`, known keys, driftFactor in [0, 0.5). */
+function resolveRedlock(
+  strategy: 'redis' | 'redlock',
+  options: RedlockLockOptions | undefined,
+): Required<RedlockLockOptions> | undefined {
+  if (options !== undefined && strategy !== 'redlock') {
+    throw new InvalidOptionError('lock.redlock', "absent unless lock.strategy is 'redlock'", options)
+  }
+  if (strategy !== 'redlock') return undefined
+  const o = options ?? {}
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) {
+    throw new InvalidOptionError('lock.redlock', 'an object such as { driftFactor: 0.01 }', o)
+  }
+  for (const name of Object.keys(o)) {
+    if (!REDLOCK_KEYS.has(name)) {
+      throw new InvalidOptionError(
+        `lock.redlock.${name}`,
+        `a known option (${[...REDLOCK_KEYS].join(', ')})`,
+        name,
+      )
+    }
+  }
+  const driftFactor = o.driftFactor ?? 0.01
+  if (typeof driftFactor !== 'number' || !(driftFactor >= 0 && driftFactor < 0.5)) {
+    throw new InvalidOptionError(
+      'lock.redlock.driftFactor',
+      'a number from 0 to below 0.5, e.g. 0.01',
+      driftFactor,
+    )
+  }
+  return { driftFactor }
+}
+
 export function resolveCacheOptions(options: CacheOptions | undefined): ResolvedCacheOptions {
   const o = options ?? {}
   if (typeof o !== 'object' || o === null) throw new InvalidOptionError('options', 'an object', o)
@@ -397,6 +451,7 @@ export function resolveCacheOptions(options: CacheOptions | undefined): Resolved
       lock.clients,
     )
   }
+  const redlock = resolveRedlock(strategy, lock.redlock)
   const callLayer: CallOptions = {}
   for (const k of CALL_KEYS) {
     const v = (o as Record<string, unknown>)[k]
@@ -467,6 +522,7 @@ export function resolveCacheOptions(options: CacheOptions | undefined): Resolved
     maxKeyLength: o.maxKeyLength === undefined ? 1024 : posInt(o.maxKeyLength, 'maxKeyLength'),
     maxValueBytes: o.maxValueBytes === undefined ? 1_048_576 : posInt(o.maxValueBytes, 'maxValueBytes'),
     lockStrategy: strategy,
+    redlock,
     l1,
     bus,
     memoryMaxEntries:

@@ -2,15 +2,12 @@ import { type TracingChannel, tracingChannel } from 'node:diagnostics_channel'
 
 /** What a trace subscriber sees for each cache operation (`start`, `asyncEnd`, `error`...). */
 export interface CacheTraceContext {
-  operation:
-    | 'getOrSet'
-    | 'get'
-    | 'set'
-    | 'delete'
-    | 'expire'
-    | 'invalidateTags'
-    | 'invalidatePattern'
-    | 'clear'
+  /**
+   * The traced operation: `getOrSet` (and `getOrSetResult`), the one call whose path (L1, L2,
+   * lock, loader) is worth a span. Other methods are not traced; a new name here is a new
+   * member of this union, announced in the changelog.
+   */
+  operation: 'getOrSet'
   /** The user key (never sent anywhere by core; instrumentations map it to a key group). */
   key: string
   /** The cache prefix. */

@@ -10,8 +10,9 @@ import {
 } from '@herdless/test-utils'
 import { createClient, createCluster } from 'redis'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { type Cache, type CacheOptions, createCache, isCacheError, TopologyMonitor } from '../src/index'
+import { type Cache, type CacheOptions, createCache, isCacheError } from '../src/index'
 import { adaptClient } from '../src/store/adapt'
+import { TopologyMonitor } from '../src/tools'
 
 /*
  * node-redis 5 handed in as an instance, the cells of issue 17's table: a cold stampede across

@@ -1,16 +1,9 @@
 import { sharedRedis, uniqueKey, uniquePrefix } from '@herdless/test-utils'
 import { Packr } from 'msgpackr'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import {
-  type Cache,
-  type CacheOptions,
-  createCache,
-  decodeEntry,
-  encodeEntry,
-  errors,
-  isCacheError,
-  MAX_TTL_MS,
-} from '../src/index'
+// White-box: the envelope codec is internal (not exported), tested here directly.
+import { decodeEntry, encodeEntry } from '../src/entry/envelope'
+import { type Cache, type CacheOptions, createCache, errors, isCacheError, MAX_TTL_MS } from '../src/index'
 
 /** The coded error thrown by `fn`, or a failure naming what was thrown instead. */
 function thrown(fn: () => unknown): { code?: string; option?: string; message: string } {

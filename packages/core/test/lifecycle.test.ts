@@ -1,4 +1,4 @@
-import { type Cache, type CacheOptions, createCache, keySlot } from '@herdless/core'
+import { type Cache, type CacheOptions, createCache } from '@herdless/core'
 import {
   type RedisCluster,
   type RedisServer,
@@ -10,6 +10,7 @@ import {
   uniquePrefix,
 } from '@herdless/test-utils'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
+import { keySlot } from '../src/tools'
 
 /**
  * close() always returns and gives back what it holds; batch loads hold their leases like

@@ -2,8 +2,8 @@ import { sharedRedis, uniqueKey, uniquePrefix } from '@herdless/test-utils'
 import fc from 'fast-check'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { HEADER_BYTES, lengthsFit, MAGIC } from '../src/entry/envelope'
-import { type Cache, type CacheError, createCache, decodeEntry, encodeEntry } from '../src/index'
+import { decodeEntry, encodeEntry, HEADER_BYTES, lengthsFit, MAGIC } from '../src/entry/envelope'
+import { type Cache, type CacheError, createCache } from '../src/index'
 
 /** Bytes from Redis are input: every outcome of decodeEntry is a value or an E_DECODE error. */
 function decodeOutcome(bytes: Buffer): 'ok' | 'E_DECODE' {

@@ -1,7 +1,8 @@
 import { sharedCluster, sharedRedis, uniquePrefix } from '@herdless/test-utils'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type Cache, type CacheError, createCache, keySlot } from '../src/index'
+import { type Cache, type CacheError, createCache } from '../src/index'
+import { keySlot } from '../src/tools'
 
 const HOSTILE = [
   '{',

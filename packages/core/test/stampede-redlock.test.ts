@@ -1,4 +1,4 @@
-import { type Cache, createCache, isCacheError, RedlockLock } from '@herdless/core'
+import { type Cache, type CacheOptions, createCache, isCacheError } from '@herdless/core'
 import {
   type RedisServer,
   sharedRedis,
@@ -9,6 +9,8 @@ import {
 } from '@herdless/test-utils'
 import { Redis } from 'ioredis'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+// The class is internal (createCache builds it from `lock`); tested here on its own.
+import { RedlockLock } from '../src/lock/redlock-lock'
 import { ensureCoreDist, Fleet, mergeCounts, total, type WorkerConfig } from './fixtures/fleet'
 
 /**
@@ -37,13 +39,17 @@ afterAll(async () => {
   await Promise.all(servers.map((s) => s.stop()))
 })
 
-function redlockCache(prefix: string, lockClients: Redis[] = clients): Cache {
+function redlockCache(
+  prefix: string,
+  lockClients: Redis[] = clients,
+  redlock?: NonNullable<CacheOptions['lock']>['redlock'],
+): Cache {
   const c = createCache({
     redis: sharedRedis().url,
     prefix,
     jitter: 0,
     redisTimeout: '2s',
-    lock: { strategy: 'redlock', clients: lockClients, wait: 10_000, onTimeout: 'throw' },
+    lock: { strategy: 'redlock', clients: lockClients, wait: 10_000, onTimeout: 'throw', redlock },
   })
   caches.push(c)
   return c
@@ -112,6 +118,47 @@ describe('RedlockLock', () => {
 })
 
 describe("lock strategy 'redlock'", () => {
+  it('lock.redlock reaches the quorum lock through createCache; bad values are E_INVALID_OPTION', async () => {
+    const optionOf = (lock: CacheOptions['lock']): string | undefined => {
+      try {
+        caches.push(createCache({ redis: sharedRedis().url, lock }))
+      } catch (err) {
+        return isCacheError(err) && err.code === 'E_INVALID_OPTION'
+          ? (err as { option?: string }).option
+          : 'not coded'
+      }
+      return undefined
+    }
+    const redlock = { strategy: 'redlock' as const, clients }
+    expect(optionOf({ ...redlock, redlock: { driftFactor: 0.5 } })).toBe('lock.redlock.driftFactor')
+    expect(optionOf({ ...redlock, redlock: { driftFactor: -0.1 } })).toBe('lock.redlock.driftFactor')
+    expect(optionOf({ ...redlock, redlock: { driftFactor: '1%' as never } })).toBe('lock.redlock.driftFactor')
+    expect(optionOf({ ...redlock, redlock: { retryCount: 3 } as never })).toBe('lock.redlock.retryCount')
+    expect(optionOf({ ...redlock, redlock: 0.01 as never })).toBe('lock.redlock')
+    expect(optionOf({ clients, redlock: { driftFactor: 0.01 } })).toBe('lock.redlock')
+
+    // A valid setting builds a working quorum lock: two caches (two engines, no shared promise),
+    // 20 concurrent callers each on one cold key, one loader call, the lock seen on a quorum.
+    const prefix = uniquePrefix()
+    const key = uniqueKey('drift')
+    const a = redlockCache(prefix, clients, { driftFactor: 0.2 })
+    const b = redlockCache(prefix, clients, { driftFactor: 0.2 })
+    let loads = 0
+    let heldDuringLoad = 0
+    const loader = async () => {
+      loads++
+      heldDuringLoad = await holders(`${a.entryKey(key)}:lock`)
+      await new Promise((r) => setTimeout(r, 100))
+      return 'v'
+    }
+    const values = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => (i % 2 === 0 ? a : b).getOrSet(key, loader)),
+    )
+    expect(values).toEqual(Array(40).fill('v'))
+    expect(loads).toBe(1)
+    expect(heldDuringLoad).toBeGreaterThanOrEqual(2)
+  })
+
   it('4 processes x 100 concurrent getOrSet on one cold key with a quorum lock: 1 loader call', async () => {
     const base: WorkerConfig = {
       redis: sharedRedis().url,

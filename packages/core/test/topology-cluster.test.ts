@@ -1,7 +1,8 @@
 import { parseInfo, type RedisCluster, redisCommand, startCluster, uniquePrefix } from '@herdless/test-utils'
 import { Cluster } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createCache, keySlot } from '../src/index'
+import { createCache } from '../src/index'
+import { keySlot } from '../src/tools'
 import { record, until } from './topology-helpers'
 
 const inRanges = (slot: number, ranges: ReadonlyArray<readonly [number, number]>) =>

@@ -9,7 +9,8 @@ import {
 } from '@herdless/test-utils'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type Cache, createCache, TopologyMonitor } from '../src/index'
+import { type Cache, createCache } from '../src/index'
+import { TopologyMonitor } from '../src/tools'
 import { record, until } from './topology-helpers'
 
 /** `cmdstat_<name>` calls, read with INFO commandstats (which itself counts as one INFO, afterwards). */

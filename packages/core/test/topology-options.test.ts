@@ -1,11 +1,8 @@
 import { describe, expect, it } from 'vitest'
-import {
-  createCache,
-  degradedReasons,
-  InvalidOptionError,
-  resolveCacheOptions,
-  type TopologySnapshot,
-} from '../src/index'
+import { createCache, InvalidOptionError, type TopologySnapshot } from '../src/index'
+// White-box: option resolution is internal; degradedReasons is public from `@herdless/core/tools`.
+import { resolveCacheOptions } from '../src/options'
+import { degradedReasons } from '../src/tools'
 
 function optionError(fn: () => unknown): { code: string; option: string } {
   try {

@@ -3,6 +3,7 @@ import type { Context } from 'hono'
 
 /** The part of a Hono app a refresh run needs: its `fetch`. */
 export interface FetchApp {
+  /** Answer a request (Hono's `app.fetch`). */
   fetch(request: Request): Response | Promise<Response>
 }
 

@@ -11,7 +11,7 @@ import {
 } from './constants'
 
 /**
- * Gives every provider and controller with @Cacheable / @CacheInvalidate methods the module's
+ * Gives every provider and controller with `@Cacheable` / `@CacheInvalidate` methods the module's
  * cache, at onModuleInit, found with DiscoveryService + MetadataScanner (the way
  * @nestjs/schedule finds @Cron). No global variable: two applications in one process (tests)
  * each bind their own cache to their own instances.
@@ -37,6 +37,7 @@ export class CacheExplorer implements OnModuleInit {
     this.#responses = responses
   }
 
+  /** Nest's init hook: binds the module's cache to every decorated method. */
   onModuleInit(): void {
     let classes = 0
     const seen = new Set<object>()
@@ -55,7 +56,7 @@ export class CacheExplorer implements OnModuleInit {
     this.#checkRoutes()
   }
 
-  /** Bad @HttpCache options fail the application's start (E_INVALID_OPTION), not its first request. */
+  /** Bad `@HttpCache` options fail the application's start (E_INVALID_OPTION), not its first request. */
   #checkRoutes(): void {
     for (const wrapper of this.#discovery.getControllers()) {
       const metatype: unknown = wrapper.metatype

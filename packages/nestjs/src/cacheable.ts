@@ -29,7 +29,7 @@ function boundCache(self: unknown): Cache {
   return cache
 }
 
-/** The decorator @Cacheable and @CacheInvalidate return: experimentalDecorators, async methods. */
+/** The decorator `@Cacheable` and `@CacheInvalidate` return: experimentalDecorators, async methods. */
 export type AsyncMethodDecorator<Args extends unknown[]> = <A extends unknown[], R>(
   target: object,
   propertyKey: string | symbol,

@@ -10,9 +10,9 @@ export const HERDLESS_CACHE = Symbol.for('herdless.nestjs.cache')
  */
 export const HERDLESS_RESPONSE_CACHE = Symbol.for('herdless.nestjs.response-cache')
 
-/** Reflect metadata on a method decorated with @Cacheable (its options). */
+/** Reflect metadata on a method decorated with `@Cacheable` (its options). */
 export const CACHEABLE_METADATA = 'herdless:cacheable'
-/** Reflect metadata on a method decorated with @CacheInvalidate (its options). */
+/** Reflect metadata on a method decorated with `@CacheInvalidate` (its options). */
 export const CACHE_INVALIDATE_METADATA = 'herdless:cache-invalidate'
 /** Route metadata: @HttpCache(options). */
 export const HTTP_CACHE_METADATA = 'herdless:http-cache'

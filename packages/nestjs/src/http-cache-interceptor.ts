@@ -30,7 +30,7 @@ import {
 /** This route's response caching options (ttl, staleTtl, tags, vary, statuses, ...). */
 export const HttpCache = (options: RouteCacheOptions) => SetMetadata(HTTP_CACHE_METADATA, options)
 
-/** Fresh TTL of this route's cached responses (over @HttpCache and the module's `http.ttl`). */
+/** Fresh TTL of this route's cached responses (over `@HttpCache` and the module's `http.ttl`). */
 export const CacheTTL = (ttl: Duration) => {
   toMs(ttl, '@CacheTTL(ttl)')
   return SetMetadata(CACHE_TTL_METADATA, ttl)

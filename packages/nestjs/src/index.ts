@@ -1,3 +1,8 @@
+/**
+ * NestJS module: `HerdlessModule`, `@Cacheable` / `@CacheInvalidate`, and `HttpCacheInterceptor`.
+ *
+ * @module @herdless/nestjs
+ */
 export { CacheExplorer } from './cache-explorer'
 export type { AsyncMethodDecorator } from './cacheable'
 export { BOUND_CACHE, Cacheable, CacheInvalidate, CacheNotWiredError } from './cacheable'

@@ -7,6 +7,7 @@ import type { HerdlessModuleOptions } from './types'
  */
 export const {
   ConfigurableModuleClass,
+  /** The injection token of the options given to `forRoot()` / `forRootAsync()`. */
   MODULE_OPTIONS_TOKEN: HERDLESS_MODULE_OPTIONS,
   OPTIONS_TYPE,
   ASYNC_OPTIONS_TYPE,

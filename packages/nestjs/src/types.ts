@@ -20,15 +20,15 @@ export interface HerdlessModuleOptions extends CacheOptions {
   http?: HttpCacheInterceptorOptions
 }
 
-/** @Cacheable options: a key function of the method's arguments, ttl, staleTtl, tags, ... */
+/** `@Cacheable` options: a key function of the method's arguments, ttl, staleTtl, tags, ... */
 export type CacheableOptions<Args extends unknown[] = unknown[]> = CachedOptions<Args>
 
-/** @CacheInvalidate options: `keys` and/or `tags`, lists or functions of the arguments. */
+/** `@CacheInvalidate` options: `keys` and/or `tags`, lists or functions of the arguments. */
 export type CacheInvalidateOptions<Args extends unknown[] = unknown[]> = InvalidatesOptions<Args>
 
 /**
  * Response caching defaults for HttpCacheInterceptor: core's ResponseCacheOptions without
- * `cache` (the module's cache is used). A route's @HttpCache / @CacheTTL win over them.
+ * `cache` (the module's cache is used). A route's `@HttpCache` / `@CacheTTL` win over them.
  * @example http: { ttl: '30s', vary: ['accept-language'], headers: ['x-total-count'] }
  */
 export type HttpCacheInterceptorOptions = Omit<ResponseCacheOptions, 'cache'>

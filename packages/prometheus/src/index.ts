@@ -1,3 +1,8 @@
+/**
+ * prom-client metrics fed from a cache's events (`registerMetrics`).
+ *
+ * @module @herdless/prometheus
+ */
 export type { KeyGroup, KeyGrouper } from './key-groups'
 export { compileKeyGroups, OTHER_GROUP } from './key-groups'
 export { DEFAULT_BUCKETS } from './metric-set'

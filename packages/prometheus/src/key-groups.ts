@@ -9,7 +9,9 @@ import { InvalidOptionError } from '@herdless/core'
  * @example keyGroups: [{ pattern: 'user:*', group: 'user' }, { pattern: /^order:\d+$/, group: 'order' }]
  */
 export interface KeyGroup {
+  /** A key glob (`user:*`) or a RegExp. */
   pattern: string | RegExp
+  /** The label value of keys it matches. */
   group: string
 }
 
@@ -24,6 +26,7 @@ export type KeyGrouper = ((key: string) => string) & {
   readonly groups: readonly string[]
 }
 
+/** Validate `keyGroups` (E_INVALID_OPTION naming `option`) and compile them into a key → group function. */
 export function compileKeyGroups(keyGroups: unknown, option = 'keyGroups'): KeyGrouper {
   if (keyGroups === undefined) return Object.assign(() => OTHER_GROUP, { groups: [] })
   if (!Array.isArray(keyGroups)) {

@@ -20,7 +20,9 @@ import {
  * Namespaces share their parent's events, so register the root cache once, not each namespace.
  */
 export interface MetricsSource {
+  /** Subscribe to a cache event. */
   on<E extends CacheEventName>(event: E, listener: CacheListener<E>): unknown
+  /** Unsubscribe. */
   off<E extends CacheEventName>(event: E, listener: CacheListener<E>): unknown
   /** Used as the default `cache` label value. */
   readonly prefix?: string
@@ -28,6 +30,7 @@ export interface MetricsSource {
   readonly l1Size?: number
 }
 
+/** Histogram buckets (seconds) per histogram. */
 export interface HistogramBuckets {
   /** @default DEFAULT_BUCKETS (1 ms .. 10 s) */
   loader?: number[]
@@ -35,6 +38,7 @@ export interface HistogramBuckets {
   lockWait?: number[]
 }
 
+/** Options of `registerMetrics()`. */
 export interface MetricsOptions {
   /** Where the metrics live. @default prom-client's global `register` */
   registry?: Registry<RegistryContentType>
@@ -51,6 +55,7 @@ export interface MetricsOptions {
   cacheName?: string
 }
 
+/** What `registerMetrics()` returns. */
 export interface CacheMetrics {
   /** Count a request the HTTP layer answered without consulting the cache (`result="bypass"`, `tier="none"`). */
   recordBypass(key?: string): void

@@ -1,3 +1,8 @@
+/**
+ * OpenTelemetry spans from the `herdless:cache` tracing channel (`registerTracing`).
+ *
+ * @module @herdless/prometheus/tracing
+ */
 import { AsyncLocalStorage } from 'node:async_hooks'
 import type { TracingChannelSubscribers } from 'node:diagnostics_channel'
 import {
@@ -15,11 +20,15 @@ export type { KeyGroup } from './key-groups'
 
 /** What registerTracing needs from a cache (a Herdless `Cache` fits). */
 export interface TracingSource {
+  /** Subscribe to a cache event. */
   on<E extends CacheEventName>(event: E, listener: CacheListener<E>): unknown
+  /** Unsubscribe. */
   off<E extends CacheEventName>(event: E, listener: CacheListener<E>): unknown
+  /** With a cache: only operations on its prefix are traced. */
   readonly prefix?: string
 }
 
+/** Options of `registerTracing()`. */
 export interface TracingOptions {
   /** @default trace.getTracer('@herdless/prometheus') from the global tracer provider */
   tracer?: Tracer
@@ -27,6 +36,7 @@ export interface TracingOptions {
   keyGroups?: KeyGroup[]
 }
 
+/** What `registerTracing()` returns. */
 export interface CacheTracing {
   /** Stop tracing; spans still open are ended. Idempotent. */
   unregister(): void
@@ -34,13 +44,21 @@ export interface CacheTracing {
 
 /** Span attribute names (low-cardinality by construction: no raw key is ever set). */
 export const ATTR = {
+  /** The traced operation (`getOrSet`). */
   operation: 'herdless.operation',
+  /** The cache prefix. */
   prefix: 'herdless.cache.prefix',
+  /** The key's group (`keyGroups`), never the key. */
   keyGroup: 'herdless.key_group',
+  /** Where the answer came from: l1, l2 or loader. */
   tier: 'herdless.tier',
+  /** hit, miss or stale. */
   result: 'herdless.result',
+  /** How long the call waited for another process's lock, in ms. */
   lockWaitMs: 'herdless.lock_wait_ms',
+  /** How that wait ended (value, timeout, takeover). */
   lockWaitOutcome: 'herdless.lock_wait.outcome',
+  /** The error code when the call failed. */
   errorType: 'error.type',
 } as const
 

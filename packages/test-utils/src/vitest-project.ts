@@ -11,11 +11,23 @@ export const repoRoot: string = fileURLToPath(new URL('../../../', import.meta.u
  */
 export const SOURCE_PACKAGES = ['core', 'express', 'fastify', 'prometheus', 'cli'] as const
 
-export const herdlessAliases: { find: RegExp; replacement: string }[] = SOURCE_PACKAGES.map((name) => ({
-  // Exact match only: `@herdless/core/package.json` and other subpaths keep normal resolution.
-  find: new RegExp(`^@herdless/${name}$`),
-  replacement: fileURLToPath(new URL(`../../${name}/src/index.ts`, import.meta.url)),
-}))
+/**
+ * Subpath entries tests import from source too (pure code, so a test and the package agree
+ * without a build). `@herdless/core/http/node` is not here: the adapters' tests run it built.
+ */
+export const SOURCE_SUBPATHS: Record<string, string> = { 'core/tools': 'core/src/tools.ts' }
+
+export const herdlessAliases: { find: RegExp; replacement: string }[] = [
+  ...SOURCE_PACKAGES.map((name) => ({
+    // Exact match only: `@herdless/core/package.json` and other subpaths keep normal resolution.
+    find: new RegExp(`^@herdless/${name}$`),
+    replacement: fileURLToPath(new URL(`../../${name}/src/index.ts`, import.meta.url)),
+  })),
+  ...Object.entries(SOURCE_SUBPATHS).map(([subpath, file]) => ({
+    find: new RegExp(`^@herdless/${subpath}$`),
+    replacement: fileURLToPath(new URL(`../../${file}`, import.meta.url)),
+  })),
+]
 
 /** What every Herdless test project shares: source aliases, Node environment, timeouts. */
 export const projectDefaults: UserWorkspaceConfig = {

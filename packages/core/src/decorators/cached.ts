@@ -21,7 +21,10 @@ export type KeyArgsFit<A extends unknown[], Args extends unknown[]> = ((...args:
   ...args: A
 ) => void
   ? unknown
-  : { 'the key function does not accept the method arguments': never }
+  : {
+      /** A compile-time message: this member never exists. */
+      'the key function does not accept the method arguments': never
+    }
 
 /**
  * A method decorator that works under both compiler modes. TypeScript picks the call
@@ -42,6 +45,7 @@ export interface AsyncMethodDecorator<This, Args extends unknown[]> {
   ): TypedPropertyDescriptor<(...args: A) => Promise<R>>
 }
 
+/** Options of `@cached`: call options, plus the key and tags as functions of the method's arguments. */
 export interface CachedOptions<Args extends unknown[] = unknown[]> extends Omit<CallOptions, 'tags'> {
   /**
    * The cache key, from the method's arguments (`this` is the instance).

@@ -15,6 +15,7 @@ export type InvalidationTarget<Args extends unknown[]> =
   | readonly string[]
   | ((...args: Args) => string | readonly string[])
 
+/** Options of `@invalidates`: the keys and/or tags a method invalidates after it succeeds. */
 export interface InvalidatesOptions<Args extends unknown[] = unknown[]> {
   /**
    * Entries to delete everywhere (Redis and every process's L1) once the method succeeds.

@@ -39,7 +39,9 @@ function isCache(value: unknown): value is Cache {
 
 /** A cache an adapter uses, and whether it created it (then it, and only then, closes it). */
 export interface AdapterCache {
+  /** The cache the adapter uses. */
   readonly cache: Cache
+  /** True when the adapter created it (and so closes it). */
   readonly owned: boolean
   /** Close the cache if the adapter created it; a cache passed in is left open. */
   close(): Promise<void>
@@ -81,11 +83,13 @@ export interface RefreshMarker {
   take(headers: Record<string, unknown>): boolean
 }
 
+/** The header an adapter's refresh marker travels in (stripped before the handler sees it). */
 export const REFRESH_HEADER = 'x-herdless-refresh'
 
 /** A symbol an adapter sets on an in-memory request it dispatches for a refresh run. */
 export const REFRESH_REQUEST: unique symbol = Symbol.for('herdless.http.refresh')
 
+/** A marker with a per-process secret that tells the adapter's own refresh requests from clients' requests. */
 export function createRefreshMarker(): RefreshMarker {
   const secret = randomBytes(24).toString('base64url')
   const secretBytes = Buffer.from(secret)

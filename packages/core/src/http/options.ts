@@ -73,16 +73,27 @@ export interface ResponseCacheOptions extends RouteCacheOptions {
 
 /** Route options with every default filled and the per-call cache options built once. */
 export interface ResolvedRoute {
+  /** Fresh TTL in ms. */
   readonly ttl: number
+  /** How long a stale copy is kept after ttl, in ms. */
   readonly staleTtl: number | undefined
+  /** Jitter fraction applied to the TTLs. */
   readonly jitter: number
+  /** Tags every response of the route carries. */
   readonly tags: readonly string[]
+  /** Request headers that are part of the key. */
   readonly vary: readonly string[]
+  /** Status codes that are stored. */
   readonly statuses: ReadonlySet<number>
+  /** Larger bodies are not stored. */
   readonly maxBodyBytes: number
+  /** Whether requests with Authorization are cached. */
   readonly allowAuthorized: boolean
+  /** Whether the route's responses are shared between users (no private data). */
   readonly public: boolean
+  /** Ignore the handler's Cache-Control/Expires and use the route's TTLs. */
   readonly ignoreResponseFreshness: boolean
+  /** Honour a request's `Cache-Control: no-cache` (a fresh copy). */
   readonly respectRequestCacheControl: boolean
   /** Options handed to getOrSet (hoisted so the cache resolves them once). */
   readonly call: CallOptions

@@ -46,7 +46,9 @@ export interface CachePlanOverrides {
 
 /** A request the cache will not look up (`X-Cache: BYPASS`). */
 export interface BypassPlan {
+  /** Not looked up. */
   readonly eligible: false
+  /** Why the request bypasses the cache. */
   readonly reason: BypassReason
   /** Headers to set on the handler's response (X-Cache: BYPASS). */
   readonly headers: Readonly<Record<string, string>>
@@ -54,20 +56,27 @@ export interface BypassPlan {
 
 /** A request the cache will answer: what `lookup()` needs. */
 export interface LookupPlan {
+  /** Looked up. */
   readonly eligible: true
+  /** The cache key of the response (method, normalized URL, Vary values). */
   readonly key: string
   /** HEAD is answered from the GET entry. */
   readonly method: 'GET' | 'HEAD'
+  /** The request's If-None-Match, answered with 304 on a match. */
   readonly ifNoneMatch: string | undefined
+  /** The request's If-Modified-Since. */
   readonly ifModifiedSince: string | undefined
   /** The request's headers: a stored response's Vary is matched against them. */
   readonly headers: HttpRequestInfo['headers']
   /** The client asked for a fresh copy (`respectRequestCacheControl`). */
   readonly refresh: boolean
+  /** The route's resolved options. */
   readonly route: ResolvedRoute
+  /** Tags stored with the response (for invalidation). */
   readonly tags: readonly string[]
 }
 
+/** What `ResponseCache.plan()` decided for a request. */
 export type CachePlan = BypassPlan | LookupPlan
 
 /** What `invalidate()` removes. */

@@ -10,6 +10,7 @@ export interface HttpRequestInfo {
   method: string
   /** Path and query as the client sent them (`/products?page=2`). */
   url: string
+  /** The request headers (lower-case names). */
   headers: HttpRequestHeaders
 }
 
@@ -36,16 +37,33 @@ export type UncacheableReason =
  * client as a stream (or was abandoned), so there is no body to store or share.
  */
 export type HandlerResult =
-  | { kind: 'captured'; status: number; headers: HttpResponseHeaders; body: Uint8Array }
-  | { kind: 'streamed' }
+  /** A response the adapter captured in full. */
+  | {
+      /** Captured. */
+      kind: 'captured'
+      /** HTTP status code. */
+      status: number
+      /** The handler's response headers. */
+      headers: HttpResponseHeaders
+      /** The body bytes. */
+      body: Uint8Array
+    }
+  /** A response that went out as a stream: nothing to store. */
+  | {
+      /** Streamed. */
+      kind: 'streamed'
+    }
 
 /**
  * One cached response: the value stored in the cache under the request's key (msgpack keeps
  * `body` as bytes). Headers are the safe subset, lower-case.
  */
 export interface StoredResponse {
+  /** HTTP status code. */
   readonly status: number
+  /** The stored headers (the safe subset, lower-case). */
   readonly headers: Readonly<Record<string, string>>
+  /** The body bytes. */
   readonly body: Uint8Array
   /** The handler's ETag, or a weak one computed from the body. */
   readonly etag: string
@@ -71,8 +89,11 @@ export interface StoredResponse {
  */
 export type CacheOutcome =
   | {
+      /** Send the stored (or own) response. */
       readonly kind: 'response'
+      /** The X-Cache value (also in `headers`). */
       readonly xCache: Exclude<XCacheStatus, 'BYPASS'>
+      /** The response to send. */
       readonly response: StoredResponse
       /** True when `response` is what this request's own handler run produced. */
       readonly own: boolean
@@ -86,13 +107,24 @@ export type CacheOutcome =
       readonly removeHeaders: readonly string[]
     }
   | {
+      /** Send the handler's own response as it is. */
       readonly kind: 'own'
+      /** Always MISS. */
       readonly xCache: 'MISS'
+      /** What the handler produced. */
       readonly result: HandlerResult
       /** Headers to set (X-Cache). */
       readonly headers: Readonly<Record<string, string>>
     }
-  | { readonly kind: 'run'; readonly xCache: 'MISS'; readonly headers: Readonly<Record<string, string>> }
+  /** Run the handler uncached, with these headers (X-Cache: MISS). */
+  | {
+      /** Run the handler uncached. */
+      readonly kind: 'run'
+      /** Always MISS. */
+      readonly xCache: 'MISS'
+      /** Headers to set (X-Cache). */
+      readonly headers: Readonly<Record<string, string>>
+    }
 
 /** How an adapter produces a response for `lookup()`. */
 export interface ResponseProducers {

@@ -6,6 +6,7 @@ import type { LockProvider } from './lock-provider'
 
 type LockClient = Redis | Cluster
 
+/** `lock.redlock`: tuning of the quorum lock behind `lock: { strategy: 'redlock', clients }`. */
 export interface RedlockLockOptions {
   /**
    * Clock drift allowance, as a fraction of the lock TTL: a lock counts as held only until
@@ -56,7 +57,11 @@ export class RedlockLock implements LockProvider {
     }
     const driftFactor = options.driftFactor ?? 0.01
     if (typeof driftFactor !== 'number' || !(driftFactor >= 0 && driftFactor < 0.5)) {
-      throw new InvalidOptionError('driftFactor', 'a number from 0 to below 0.5, e.g. 0.01', driftFactor)
+      throw new InvalidOptionError(
+        'lock.redlock.driftFactor',
+        'a number from 0 to below 0.5, e.g. 0.01',
+        driftFactor,
+      )
     }
     this.#clients = [...(clients as LockClient[])]
     this.#quorum = Math.floor(clients.length / 2) + 1

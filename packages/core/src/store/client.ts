@@ -123,7 +123,9 @@ export function isReplyError(err: unknown): boolean {
  * accepts it (connected). Structural, so core's types need no `redis` package installed.
  */
 export interface NodeRedisInstance {
+  /** node-redis's connection flag. */
   readonly isOpen: boolean
+  /** node-redis's raw command call. */
   sendCommand(...args: never[]): Promise<unknown>
 }
 
@@ -132,8 +134,11 @@ export interface NodeRedisInstance {
  * types are not core's ioredis 5 types, yet the instances work the same.
  */
 export interface IoredisInstance {
+  /** ioredis's connection status. */
   readonly status: string
+  /** ioredis's raw command call. */
   sendCommand(...args: never[]): unknown
+  /** ioredis's duplicate() (the bus opens its subscriber with it). */
   duplicate(...args: never[]): unknown
 }
 

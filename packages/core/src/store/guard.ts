@@ -56,12 +56,6 @@ export class Guard {
     this.#partition = partition
   }
 
-  /** State of the circuit a key routes to (the only one without a partition). */
-  state(routeKey = ''): BreakerState {
-    const name = this.#name(routeKey)
-    return name === '' ? this.#single.state : (this.#circuits.get(name)?.state ?? 'closed')
-  }
-
   #circuit(route: string | undefined): Circuit {
     const name = route === undefined ? '' : this.#name(route)
     if (name === '') return this.#single

@@ -1,6 +1,6 @@
 import type { Engine } from '../engine'
 import type { Client } from '../store/client'
-import { TopologyMonitor } from './monitor'
+import { type TopologyClient, TopologyMonitor } from './monitor'
 import { WriteGuard } from './write-guard'
 
 export interface AttachedTopology {
@@ -18,7 +18,8 @@ const attached = new WeakMap<Engine, AttachedTopology>()
 export function startTopology(engine: Engine, client: Client): AttachedTopology | undefined {
   const { topology, writeGuard } = engine.options
   if (topology === false) return undefined
-  const monitor = new TopologyMonitor(client, {
+  // The cache's own client seam: the monitor recognises it and polls through it as it is.
+  const monitor = new TopologyMonitor(client as unknown as TopologyClient, {
     pollInterval: topology.pollInterval,
     emit: (event, payload) => engine.emit(event, payload),
     onError: (error) => engine.reportError(error, 'topology'),

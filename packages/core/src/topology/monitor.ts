@@ -1,9 +1,15 @@
+import type { Cluster, Redis } from 'ioredis'
 import { type Duration, toMs } from '../duration'
 import { type CacheError, InvalidOptionError, StoreTimeoutError, StoreUnavailableError } from '../errors'
 import { keySlot } from '../keys'
 import { adaptClient } from '../store/adapt'
-import { type Client, isReplyError, type NodeConnection, type NodeRedisInstance } from '../store/client'
-import type { RedisClient } from '../store/scripts'
+import {
+  type Client,
+  type IoredisInstance,
+  isReplyError,
+  type NodeConnection,
+  type NodeRedisInstance,
+} from '../store/client'
 import type { CacheEvents, TopologyNode, TopologySnapshot } from '../types'
 import {
   type ClusterNodeLine,
@@ -14,6 +20,7 @@ import {
   parseInfo,
 } from './replies'
 
+/** The events a {@link TopologyMonitor} emits. */
 export type TopologyEventName =
   | 'topology:snapshot'
   | 'topology:changed'
@@ -21,6 +28,7 @@ export type TopologyEventName =
   | 'topology:recovered'
   | 'topology:scale-needed'
 
+/** Options of a standalone {@link TopologyMonitor}. */
 export interface TopologyMonitorOptions {
   /** Time between the end of one poll and the start of the next. @default '5s' */
   pollInterval?: Duration
@@ -60,6 +68,9 @@ const COMMANDS = {
 } as const
 type Command = keyof typeof COMMANDS
 
+/** What a {@link TopologyMonitor} polls: an ioredis/iovalkey Redis or Cluster, or a connected node-redis 5 client. */
+export type TopologyClient = Redis | Cluster | IoredisInstance | NodeRedisInstance
+
 /**
  * Polls a Redis or Redis Cluster through the client the cache already uses: `CLUSTER NODES`
  * from one node, then `INFO memory` (and `CLUSTER INFO` on primaries) on every node in
@@ -68,9 +79,13 @@ type Command = keyof typeof COMMANDS
  * throws: failures become `onError` calls and an unreachable node in the snapshot.
  */
 export class TopologyMonitor {
+  /** Time between polls, in ms. */
   readonly pollInterval: number
+  /** Upper bound of one poll, in ms. */
   readonly timeout: number
+  /** Memory ratio above which a primary counts toward `topology:scale-needed`. */
   readonly scaleRatio: number
+  /** Polls in a row above scaleRatio before `topology:scale-needed`. */
   readonly scalePolls: number
   readonly #client: Client
   readonly #cluster: boolean
@@ -97,8 +112,10 @@ export class TopologyMonitor {
   #stopped = false
 
   /** @param client an ioredis/iovalkey Redis or Cluster, or a connected node-redis 5 client */
-  constructor(client: RedisClient | NodeRedisInstance | Client, options: TopologyMonitorOptions = {}) {
-    this.#client = isSeam(client) ? client : adaptClient(client)
+  constructor(client: TopologyClient, options: TopologyMonitorOptions = {}) {
+    // createCache hands in its own client seam (store/client.ts), which is used as it is.
+    const given: unknown = client
+    this.#client = isSeam(given) ? given : adaptClient(client)
     this.#cluster = this.#client.cluster
     this.pollInterval =
       options.pollInterval === undefined ? 5_000 : toMs(options.pollInterval, 'pollInterval')

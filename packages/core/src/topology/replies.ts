@@ -20,16 +20,21 @@ export function infoNumber(fields: Map<string, string> | undefined, name: string
 
 /** One line of `CLUSTER NODES`. */
 export interface ClusterNodeLine {
+  /** The node id. */
   id: string
   /** `host:port` as announced (ioredis keys its node connections the same way). */
   address: string
+  /** The raw flags (`master`, `slave`, `myself`, `fail?`, ...). */
   flags: readonly string[]
+  /** Primary or replica. */
   role: 'primary' | 'replica'
+  /** A replica's primary. */
   primaryId: string | undefined
   /** Flagged `fail` by the cluster (a majority of primaries agreed). */
   failed: boolean
   /** Flagged `fail?` by the node we asked. */
   suspected: boolean
+  /** Slot ranges served, inclusive. */
   slots: Array<[number, number]>
 }
 
@@ -70,6 +75,7 @@ export function parseClusterNodes(text: string): ClusterNodeLine[] {
   return out
 }
 
+/** How many slots the ranges cover. */
 export function countSlots(ranges: ReadonlyArray<readonly [number, number]>): number {
   let n = 0
   for (const [a, b] of ranges) n += b - a + 1

@@ -12,9 +12,13 @@ export type Dispatch = (req: IncomingMessage, res: ServerResponse) => void
 export interface RefreshSource {
   /** Where to dispatch the copy (the top-level app); undefined: refreshes are not possible. */
   dispatch: Dispatch | undefined
+  /** The request's URL (path and query). */
   url: string
+  /** The request's headers; conditional headers are dropped from the copy. */
   headers: HttpRequestHeaders
+  /** The client address, kept on the copy for handlers that log it. */
   remoteAddress: string | undefined
+  /** Whether the original came over TLS. */
   encrypted: boolean
 }
 

@@ -7,6 +7,7 @@ type Callback = (error?: Error | null) => void
 
 const INTERCEPTED: readonly Intercepted[] = ['writeHead', 'write', 'end', 'flushHeaders']
 
+/** How a {@link ResponseCapture} captures a response. */
 export interface CaptureOptions {
   /**
    * live: a client waits on this response; when it turns out to be a stream (flushHeaders,
@@ -14,6 +15,7 @@ export interface CaptureOptions {
    * Otherwise (a refresh run no client waits on) such a response is abandoned.
    */
   live: boolean
+  /** Past this many bytes the response is let through as a stream. */
   maxBodyBytes: number
   /** Live only: after the client went away, keep capturing this long, then abandon. */
   abandonAfterCloseMs: number
@@ -28,6 +30,7 @@ export interface CaptureOptions {
  * response sent once the cache has decided, or shared with concurrent requests.
  */
 export class ResponseCapture {
+  /** What the handler produced: captured, or streamed. */
   readonly result: Promise<HandlerResult>
   readonly #settle: (result: HandlerResult) => void
   readonly #res: ServerResponse
@@ -55,6 +58,7 @@ export class ResponseCapture {
     return this.#body
   }
 
+  /** Intercept the response's write methods (call before the handler runs). */
   install(): void {
     const res = this.#res
     for (const m of INTERCEPTED) this.#saved.set(m, Object.getOwnPropertyDescriptor(res, m))
