@@ -227,7 +227,7 @@ export class Cache {
       if (state === 'fresh') {
         if (engine.wants('hit')) engine.emit('hit', { key, tier: 'l2' })
         if (trace !== undefined) Object.assign(trace, { tier: 'l2', outcome: 'hit' })
-        if (!o.skipL1) engine.fill(k, entry, since)
+        if (!o.skipL1) engine.fill(k, entry, since, key)
         if (refreshEarly(entry, Date.now(), o.earlyRefreshBeta)) {
           engine.refreshInBackground(k, key, loader, o, entry)
         }
@@ -271,7 +271,7 @@ export class Cache {
     const state = entry === undefined ? 'gone' : await engine.classify(entry, k, this.#call.failOpen)
     if (entry !== undefined && state === 'fresh') {
       engine.emit('hit', { key, tier: 'l2' })
-      engine.fill(k, entry, since)
+      engine.fill(k, entry, since, key)
       return entry.value as T
     }
     if (entry !== undefined && state === 'stale' && options?.allowStale === true) {
@@ -490,7 +490,7 @@ export class Cache {
         const k = full[j] as string
         const state = await engine.classify(e, k, o.failOpen)
         out[i] = { entry: e, state }
-        if (state === 'fresh' && !o.skipL1) engine.fill(k, e, since)
+        if (state === 'fresh' && !o.skipL1) engine.fill(k, e, since, list[i])
       }),
     )
     return out

@@ -349,8 +349,8 @@ export class Engine implements LeaseHost {
   }
 
   /** Fill L1 with an entry read or written at epoch `since`, unless invalidated since. */
-  fill(k: string, entry: Entry, since: number): void {
-    if (this.epochs.valid(k, since)) this.coherence.onFill(k, entry)
+  fill(k: string, entry: Entry, since: number, userKey?: string): void {
+    if (this.epochs.valid(k, since)) this.coherence.onFill(k, entry, userKey)
   }
 
   /** Tag times, one routed GET per tag on a cluster (a dead shard fails only its tags). */
@@ -422,7 +422,7 @@ export class Engine implements LeaseHost {
       if (Buffer.isBuffer(r)) {
         // Another process refreshed it between our read and now.
         const e = this.decode(userKey, r)
-        if (e !== undefined) this.fill(k, e, since)
+        if (e !== undefined) this.fill(k, e, since, userKey)
         return { value: (e ?? stale).value as T, source: e === undefined ? 'stale' : 'peer' }
       }
       if (!r) return { value: stale.value as T, source: 'stale' }
@@ -494,7 +494,7 @@ export class Engine implements LeaseHost {
       }
       // Newer and fresh by its deadline; a tag may still have invalidated it.
       if ((await this.classify(e, k, o.failOpen)) === 'fresh') {
-        this.fill(k, e, since)
+        this.fill(k, e, since, userKey)
         return { value: e.value, source: 'peer' }
       }
       seenCreatedAt = e.createdAt
@@ -525,7 +525,7 @@ export class Engine implements LeaseHost {
       const state = e === undefined ? 'gone' : await this.classify(e, k, o.failOpen)
       if (e !== undefined && state === 'fresh') {
         this.emit('lock:wait', { key: userKey, duration: Date.now() - started, outcome: 'value' })
-        this.fill(k, e, since)
+        this.fill(k, e, since, userKey)
         return { value: e.value as T, source: 'peer' }
       }
       // The holder may have died (its lease expires after lock.ttl) or been fenced by an
@@ -697,7 +697,7 @@ export class Engine implements LeaseHost {
       this.emit('write', { key: userKey, bytes: bytes.length, fenced: result === 'fenced' })
     if (result === 'written') {
       this.notifier.notify(k)
-      this.coherence.onWrite(k, entry, this.epochs.valid(k, since))
+      this.coherence.onWrite(k, entry, this.epochs.valid(k, since), userKey)
     }
   }
 
@@ -901,7 +901,7 @@ export class Engine implements LeaseHost {
     this.epochs.invalidate([k])
     this.emit('write', { key: userKey, bytes: encoded.length, fenced: false })
     this.notifier.notify(k)
-    this.coherence.onWrite(k, entry, true)
+    this.coherence.onWrite(k, entry, true, userKey)
   }
 
   /**

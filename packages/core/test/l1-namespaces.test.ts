@@ -56,4 +56,19 @@ describe('L1 across namespaces (items keyed by the caller key, told apart by nam
     expect(c.l1Size).toBe(2)
     await c.close()
   })
+  it('counts items of every namespace through evictions of shared slots', async () => {
+    const root = createCache({ l1: { max: 2 } })
+    const ns = root.namespace('n')
+    for (const k of ['a', 'b']) {
+      await root.getOrSet(k, () => `root:${k}`)
+      await ns.getOrSet(k, () => `n:${k}`)
+    }
+    expect(root.l1Size).toBe(4) // two slots, two items each
+    await root.getOrSet('c', () => 'root:c') // evicts slot 'a' whole (both namespaces)
+    expect(root.l1Size).toBe(3)
+    expect(await ns.getOrSetResult('a', () => 'again')).toEqual({ value: 'n:a', source: 'l2' })
+    expect(root.l1Size).toBe(2) // 'a' back (1 item), 'b' evicted (2 items), 'c' kept
+    await root.delete('c')
+    expect(root.l1Size).toBe(1)
+  })
 })

@@ -73,9 +73,10 @@ export class Coherence {
     }
   }
 
-  onFill(k: string, entry: Entry): void {
+  /** `userKey`, when the caller has it, becomes L1's key as is (no string cut from `k`). */
+  onFill(k: string, entry: Entry, userKey?: string): void {
     if (this.l1 === undefined || !this.l1Usable) return
-    this.l1.set(k, entry, entry.size ?? 0)
+    this.l1.set(k, entry, entry.size ?? 0, Date.now(), userKey)
     // L1 hits on tagged entries need the tag times in-process: fetch unknown ones once now.
     if (entry.tags.length > 0 && this.#tagsTrusted && this.tagStaleSync(entry, k) === undefined) {
       void this.tagInvalidated(entry, k)
@@ -83,8 +84,8 @@ export class Coherence {
   }
 
   /** This process wrote an entry: others drop their L1 copy; ours is refilled unless fenced (`fill`). */
-  onWrite(k: string, entry: Entry, fill: boolean): void {
-    if (fill) this.onFill(k, entry)
+  onWrite(k: string, entry: Entry, fill: boolean, userKey?: string): void {
+    if (fill) this.onFill(k, entry, userKey)
     else this.l1?.delete([k])
     this.bus?.publish('set', [k])
   }
