@@ -675,7 +675,7 @@ export const CASES: Case[] = [
   },
   {
     name: 'stampede: 50 concurrent requests to a cold slow route run the handler once',
-    delayMs: 200,
+    delayMs: 100,
     steps: [
       { concurrent: 50, x: ['MISS', 'HIT'], calls: 1, from: 1, same: ['etag'] },
       { x: 'HIT', calls: 1, from: 1 },
