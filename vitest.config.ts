@@ -19,6 +19,13 @@ import { herdlessProject, projectDefaults, repoRoot } from './packages/test-util
  */
 const CONFIG_FILES = ['vitest.config.ts', 'vitest.config.mts', 'vitest.config.js', 'vitest.config.mjs']
 
+/**
+ * Packages with type tests: `packages/<name>/test/**\/*.test-d.ts`, checked by `tsc` under the
+ * package's tsconfig in vitest's typecheck mode (core: standard decorators; nestjs:
+ * experimentalDecorators). They run with the package's project and count in the JSON report.
+ */
+const TYPECHECKED = ['core', 'nestjs']
+
 function packageProjects(): TestProjectConfiguration[] {
   const packagesDir = join(repoRoot, 'packages')
   const projects: TestProjectConfiguration[] = []
@@ -27,7 +34,16 @@ function packageProjects(): TestProjectConfiguration[] {
     const configFile = CONFIG_FILES.map((file) => join(dir, file)).find((file) => existsSync(file))
     if (configFile) projects.push(configFile)
     else if (existsSync(join(dir, 'test'))) {
-      projects.push(herdlessProject({ test: { name, include: [`packages/${name}/test/**/*.test.ts`] } }))
+      const typecheck = TYPECHECKED.includes(name)
+        ? {
+            enabled: true,
+            include: [`packages/${name}/test/**/*.test-d.ts`],
+            tsconfig: `packages/${name}/test/tsconfig.types.json`,
+          }
+        : undefined
+      projects.push(
+        herdlessProject({ test: { name, include: [`packages/${name}/test/**/*.test.ts`], typecheck } }),
+      )
     }
   }
   return projects

@@ -2,6 +2,8 @@
 // `pnpm test`: make sure Redis is installed, build every package (child-process tests run the
 // built dist), run vitest (extra arguments pass through: `pnpm test --project core`), then print
 // the totals from the JSON report as the last line: `N passed, N failed[, N skipped]`.
+// The report includes the type tests (`*.test-d.ts`, vitest typecheck in the core and nestjs
+// projects): a type error there is a failed test, counted like any other.
 // Exits non-zero when vitest fails, when the report is missing, or when no test ran.
 // A full run (no arguments, or --runtimes) then runs the contract, stampede and coherence suites again on Node 22
 // and 24 (scripts/node-runtimes.mjs; HERDLESS_RUNTIMES overrides the list, "" skips). A runtime

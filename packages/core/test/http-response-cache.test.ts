@@ -316,9 +316,13 @@ describe('lookup', () => {
     await rc.invalidate({ tags: 'page-2' })
     expect(await rc.lookup(a, p.producers)).toMatchObject({ xCache: 'HIT' })
     expect(await rc.lookup(b, p.producers)).toMatchObject({ xCache: 'MISS' })
+    // A path is not a prefix: /products-archive survives invalidating /products.
+    const archive = eligible(rc, get('/products-archive'))
+    await rc.lookup(archive, p.producers)
     await rc.invalidate({ paths: ['/products'] })
     expect(await cache.get(a.key)).toBeUndefined()
     expect(await cache.get(b.key)).toBeUndefined()
+    expect(await cache.get(archive.key)).toBeDefined()
     const keyed = createResponseCache({ cache, key: () => 'fixed' })
     const k = eligible(keyed, get('/anything'))
     await keyed.lookup(k, p.producers)

@@ -5,11 +5,16 @@ import { runTable } from '../../core/test/http-table/table'
 runTable('Fastify', async ({ cache, route, respond }) => {
   const app = Fastify()
   await app.register(herdless, { cache })
-  app.get('/t', { config: { cache: route } }, async (request, reply) => {
-    const r = respond({ headers: request.headers as Record<string, string> })
-    reply.code(r.status).headers(r.headers)
-    return r.body
+  app.route({
+    method: ['GET', 'POST'],
+    url: '/t',
+    config: { cache: route },
+    handler: async (request, reply) => {
+      const r = await respond({ method: request.method, headers: request.headers as Record<string, string> })
+      reply.code(r.status).headers(r.headers)
+      return r.body
+    },
   })
   const base = await app.listen({ port: 0, host: '127.0.0.1' })
-  return { base, close: () => app.close() }
+  return { base, http: app.server, close: () => app.close() }
 })

@@ -11,6 +11,8 @@ import {
 import type { Context, MiddlewareHandler } from 'hono'
 import type { HonoCacheOptions } from './types'
 
+const CONDITIONAL = ['if-none-match', 'if-modified-since'] as const
+
 /** A web Response as core's HandlerResult: buffered unless it is an event stream or too large. */
 async function capture(res: Response, maxBodyBytes: number): Promise<HandlerResult> {
   const type = res.headers.get('content-type') ?? ''
@@ -82,10 +84,21 @@ export function cacheResponses(options: HonoCacheOptions): MiddlewareHandler {
     let ran = false
     const run = async (): Promise<HandlerResult> => {
       ran = true
+      // Validators are hidden from the run for the cache (core answers conditional requests).
+      const hidden: [string, string][] = []
+      for (const name of CONDITIONAL) {
+        const value = c.req.raw.headers.get(name)
+        if (value !== null) {
+          hidden.push([name, value])
+          c.req.raw.headers.delete(name)
+        }
+      }
       try {
         await next()
       } catch {
         return STREAMED
+      } finally {
+        for (const [name, value] of hidden) c.req.raw.headers.set(name, value)
       }
       return c.error === undefined ? capture(c.res, maxBodyBytes) : STREAMED
     }

@@ -55,6 +55,28 @@ interface RouteInfo {
   headers: Readonly<Record<string, string>>
 }
 
+const CONDITIONAL = ['if-none-match', 'if-modified-since'] as const
+
+/**
+ * Hide the validators from the handler run for the cache (docs/adapters.md rule 5): core answers
+ * conditional requests itself, and a 304 from the handler would leave no body to store.
+ * Returns the function that puts them back.
+ */
+function hideConditionalHeaders(headers: HttpRequestInfo['headers']): () => void {
+  const h = headers as Record<string, string | string[] | undefined>
+  const hidden: [string, string | string[]][] = []
+  for (const name of CONDITIONAL) {
+    const value = h[name]
+    if (value !== undefined) {
+      hidden.push([name, value])
+      delete h[name]
+    }
+  }
+  return () => {
+    for (const [name, value] of hidden) h[name] = value
+  }
+}
+
 /** Set the headers core decided (X-Cache...); a response object that cannot set headers is left alone. */
 function setHeaders(res: unknown, headers: Readonly<Record<string, string>>): void {
   const r = res as {
@@ -101,7 +123,11 @@ export class HttpCacheInterceptor implements NestInterceptor {
     const req = http.getRequest<RequestLike>()
     const res = http.getResponse<ResponseLike>()
     const method = req.method.toUpperCase()
-    if (method !== 'GET' && method !== 'HEAD') return next.handle()
+    if (method !== 'GET' && method !== 'HEAD') {
+      // Never cached, and said so like every adapter does (docs/adapters.md rule 2).
+      setHeaders(res, BYPASS_HEADERS)
+      return next.handle()
+    }
     const handler = context.getHandler()
     const controller = context.getClass()
     if (this.#reflector.getAllAndOverride<boolean | undefined>(NO_CACHE_METADATA, [handler, controller])) {
@@ -121,7 +147,10 @@ export class HttpCacheInterceptor implements NestInterceptor {
     return defer(async () => {
       let own: { value: unknown } | undefined
       let ownError: { error: unknown } | undefined
-      const run = async (): Promise<HandlerResult> => {
+      const run = async (headers: Readonly<Record<string, string>>): Promise<HandlerResult> => {
+        // X-Cache: MISS before the handler runs, so an exception's response carries it too.
+        setHeaders(res, headers)
+        const restore = hideConditionalHeaders(req.headers)
         try {
           const value = await lastValueFrom(next.handle(), { defaultValue: undefined })
           own = { value }
@@ -130,10 +159,23 @@ export class HttpCacheInterceptor implements NestInterceptor {
           // An exception (a 404, a validation error) goes to Nest's filters below, uncached.
           ownError = { error }
           return STREAMED
+        } finally {
+          restore()
         }
       }
-      const refresh = async (): Promise<HandlerResult> =>
-        captureResponse(await lastValueFrom(next.handle(), { defaultValue: undefined }), res, route, false)
+      const refresh = async (): Promise<HandlerResult> => {
+        const restore = hideConditionalHeaders(req.headers)
+        try {
+          return captureResponse(
+            await lastValueFrom(next.handle(), { defaultValue: undefined }),
+            res,
+            route,
+            false,
+          )
+        } finally {
+          restore()
+        }
+      }
       const outcome = await this.#responses.lookup(plan, {
         ...(plan.method === 'GET' ? { run } : {}),
         refresh,
