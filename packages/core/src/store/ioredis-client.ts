@@ -11,6 +11,7 @@ import {
   type Subscriber,
 } from './client'
 import { absorbLateSocketErrors } from './connect'
+import { WriteCoalescer } from './write-coalescer'
 
 /** ioredis defines `evalshaBuffer`/`evalBuffer` for every command but does not declare them. */
 interface BufferScripting {
@@ -30,6 +31,8 @@ function addressOf(conn: Redis): string {
 /**
  * The seam over ioredis 5.9+/6 and iovalkey (same API). Commands go straight to the library
  * (auto-pipelining, MOVED/ASK and retries are its own); the hot path adds one method call.
+ * On a Cluster without auto-pipelining, each tick's commands leave in one write per node
+ * (write-coalescer.ts): the speed of auto-pipelining without its pipelines.
  */
 export class IoredisClient implements Client {
   readonly library = 'ioredis' as const
@@ -38,10 +41,14 @@ export class IoredisClient implements Client {
   /** The library's client, for the code that still needs it (redlock, the bus until it moves). */
   readonly raw: Redis | Cluster
   readonly #nodes = new WeakMap<Redis, NodeConnection>()
+  /** Cluster without auto-pipelining only (a pipelining client batches by itself). */
+  readonly #coalescer: WriteCoalescer | undefined
 
   constructor(raw: Redis | Cluster) {
     this.raw = raw
     this.cluster = (raw as { isCluster?: boolean }).isCluster === true
+    const pipelined = (raw as { options?: { enableAutoPipelining?: unknown } }).options?.enableAutoPipelining
+    this.#coalescer = this.cluster && pipelined !== true ? new WriteCoalescer(raw as Cluster) : undefined
     // ioredis 5.9+/6 Clusters know `shardedSubscribers` (a subscriber per shard); iovalkey 0.4's
     // does not, and its SSUBSCRIBE loops on MOVED until "Too many Cluster redirections".
     const options = (raw as { options?: object }).options
@@ -63,22 +70,27 @@ export class IoredisClient implements Client {
   }
 
   getBuffer(key: string): Promise<Buffer | null> {
+    this.#coalescer?.hold()
     return this.raw.getBuffer(key)
   }
 
   mgetBuffer(keys: readonly string[]): Promise<Array<Buffer | null>> {
+    this.#coalescer?.hold()
     return this.raw.mgetBuffer(...keys)
   }
 
   get(key: string): Promise<string | null> {
+    this.#coalescer?.hold()
     return this.raw.get(key)
   }
 
   mget(keys: readonly string[]): Promise<Array<string | null>> {
+    this.#coalescer?.hold()
     return this.raw.mget(...keys)
   }
 
   async set(key: string, value: string | Buffer, px: number): Promise<void> {
+    this.#coalescer?.hold()
     if (px > 0) await this.raw.set(key, value, 'PX', px)
     else await this.raw.set(key, value)
   }
@@ -90,6 +102,7 @@ export class IoredisClient implements Client {
     buffers: boolean,
   ): Promise<unknown> {
     const c = this.raw as unknown as BufferScripting & Pick<Redis, 'evalsha' | 'eval'>
+    this.#coalescer?.hold()
     try {
       return buffers
         ? await c.evalshaBuffer(script.sha, keys.length, ...keys, ...args)
@@ -128,10 +141,12 @@ export class IoredisClient implements Client {
   }
 
   publish(channel: string, payload: Buffer): Promise<unknown> {
+    this.#coalescer?.hold()
     return this.raw.publish(channel, payload)
   }
 
   spublish(channel: string, payload: Buffer): Promise<unknown> {
+    this.#coalescer?.hold()
     return this.raw.spublish(channel, payload)
   }
 
