@@ -1,4 +1,4 @@
-import { sharedCluster } from '@herdless/test-utils'
+import { redisCommand, sharedCluster } from '@herdless/test-utils'
 import { Cluster, type Redis } from 'ioredis'
 import { afterEach, describe, expect, it } from 'vitest'
 import { IoredisClient } from '../src/store/ioredis-client'
@@ -15,7 +15,9 @@ afterEach(async () => {
   await Promise.all(clients.splice(0).map((c) => c.quit()))
 })
 
-async function connected(options: { enableAutoPipelining?: boolean } = {}): Promise<Cluster> {
+async function connected(
+  options: { enableAutoPipelining?: boolean; keyPrefix?: string } = {},
+): Promise<Cluster> {
   const raw = new Cluster(sharedCluster().startupNodes, options)
   clients.push(raw)
   await raw.ping()
@@ -34,6 +36,16 @@ function sockets(raw: Cluster): Held[] {
     const s = (n as unknown as { stream: { writableCorked: number; writableLength: number } }).stream
     return { corked: s.writableCorked, buffered: s.writableLength }
   })
+}
+
+/** MOVED replies sent by every primary so far (Redis 7 INFO errorstats). */
+async function movedReplies(): Promise<number> {
+  let n = 0
+  for (const node of sharedCluster().startupNodes) {
+    const text = String(await redisCommand(node.port, ['INFO', 'errorstats']))
+    n += Number(/errorstat_MOVED:count=(\d+)/.exec(text)?.[1] ?? 0)
+  }
+  return n
 }
 
 const keys = Array.from({ length: 90 }, (_, i) => `coalesce:${process.pid}:${i}`)
@@ -61,5 +73,18 @@ describe('cluster write coalescing (client seam)', () => {
     const reads = keys.map((k) => client.getBuffer(k))
     expect(sockets(raw).map((s) => s.corked)).toEqual([0, 0, 0])
     await Promise.all(reads)
+  })
+
+  it('sends each GET straight to the node of its slot (the slot the seam computes, or ioredis with a keyPrefix)', async () => {
+    for (const keyPrefix of [undefined, 'kp:']) {
+      const raw = await connected(keyPrefix === undefined ? {} : { keyPrefix })
+      const client = new IoredisClient(raw)
+      await Promise.all(keys.map((k, i) => client.set(k, `v${i}`, 60_000)))
+      const before = await movedReplies()
+      const values = await Promise.all(keys.map((k) => client.getBuffer(k)))
+      expect(values.map((v) => v?.toString())).toEqual(keys.map((_, i) => `v${i}`))
+      // A GET sent to the wrong node would come back MOVED (ioredis follows it, so only this shows it).
+      expect(await movedReplies()).toBe(before)
+    }
   })
 })

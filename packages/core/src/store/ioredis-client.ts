@@ -11,6 +11,7 @@ import {
   type Subscriber,
 } from './client'
 import { absorbLateSocketErrors } from './connect'
+import { ioredis } from './ioredis-load'
 import { WriteCoalescer } from './write-coalescer'
 
 /** ioredis defines `evalshaBuffer`/`evalBuffer` for every command but does not declare them. */
@@ -21,6 +22,20 @@ interface BufferScripting {
 
 function noscript(err: unknown): boolean {
   return err instanceof Error && err.message.startsWith('NOSCRIPT')
+}
+
+/** ioredis's Command class when `cluster` is an ioredis Cluster that sends keys as given. */
+function presetSlotCommand(cluster: Cluster): typeof import('ioredis')['Command'] | undefined {
+  let lib: typeof import('ioredis')
+  try {
+    lib = ioredis()
+  } catch {
+    return undefined // an iovalkey Cluster without ioredis installed: its own getBuffer
+  }
+  if (!(cluster instanceof lib.Cluster)) return undefined
+  const o = cluster.options as { keyPrefix?: unknown; showFriendlyErrorStack?: unknown }
+  if ((o.keyPrefix !== undefined && o.keyPrefix !== '') || o.showFriendlyErrorStack === true) return undefined
+  return lib.Command
 }
 
 function addressOf(conn: Redis): string {
@@ -43,12 +58,21 @@ export class IoredisClient implements Client {
   readonly #nodes = new WeakMap<Redis, NodeConnection>()
   /** Cluster without auto-pipelining only (a pipelining client batches by itself). */
   readonly #coalescer: WriteCoalescer | undefined
+  /**
+   * ioredis's Command, when GETs may be built here with their slot already set: an ioredis
+   * Cluster without keyPrefix (the slot is of the key as sent) or friendly error stacks.
+   */
+  readonly #command: typeof import('ioredis')['Command'] | undefined
+  /** The last key whose slot was computed: the guard routes a GET by it just before sending it. */
+  #slotKey = ''
+  #slot = 0
 
   constructor(raw: Redis | Cluster) {
     this.raw = raw
     this.cluster = (raw as { isCluster?: boolean }).isCluster === true
     const pipelined = (raw as { options?: { enableAutoPipelining?: unknown } }).options?.enableAutoPipelining
     this.#coalescer = this.cluster && pipelined !== true ? new WriteCoalescer(raw as Cluster) : undefined
+    this.#command = this.cluster && pipelined !== true ? presetSlotCommand(raw as Cluster) : undefined
     // ioredis 5.9+/6 Clusters know `shardedSubscribers` (a subscriber per shard); iovalkey 0.4's
     // does not, and its SSUBSCRIBE loops on MOVED until "Too many Cluster redirections".
     const options = (raw as { options?: object }).options
@@ -71,7 +95,13 @@ export class IoredisClient implements Client {
 
   getBuffer(key: string): Promise<Buffer | null> {
     this.#coalescer?.hold()
-    return this.raw.getBuffer(key)
+    const Command = this.#command
+    if (Command === undefined) return this.raw.getBuffer(key)
+    // What Cluster#getBuffer does, minus finding the key in the arguments and hashing it again:
+    // the guard has just computed this key's slot to pick its circuit (slotOwner).
+    const cmd = new Command('get', [key], { replyEncoding: null })
+    ;(cmd as unknown as { slot: number }).slot = this.#slotOf(key)
+    return this.raw.sendCommand(cmd) as Promise<Buffer | null>
   }
 
   mgetBuffer(keys: readonly string[]): Promise<Array<Buffer | null>> {
@@ -129,7 +159,7 @@ export class IoredisClient implements Client {
     if (!this.cluster) return ''
     // ioredis keeps `slots[slot] = [primary, ...replicas]`; read anew, refreshes replace it.
     const slots = (this.raw as { slots?: unknown }).slots
-    return Array.isArray(slots) ? String((slots[keySlot(key)] as string[] | undefined)?.[0] ?? '') : ''
+    return Array.isArray(slots) ? String((slots[this.#slotOf(key)] as string[] | undefined)?.[0] ?? '') : ''
   }
 
   slotMap(): ReadonlyArray<readonly string[] | undefined> {
@@ -197,6 +227,14 @@ export class IoredisClient implements Client {
       () => this.raw.disconnect(),
       deadline,
     )
+  }
+
+  #slotOf(key: string): number {
+    if (key !== this.#slotKey) {
+      this.#slot = keySlot(key)
+      this.#slotKey = key
+    }
+    return this.#slot
   }
 
   #node(conn: Redis): NodeConnection {
