@@ -34,6 +34,7 @@ const SCENARIOS: Array<{ id: string; run: (ctx: BenchContext, plan: Plan) => Pro
 
 const PROFILED: Record<string, ProfileScenario> = {
   'l2-hit': 'l2-hit',
+  'l2-hit-cluster': 'l2-hit-cluster',
   'l1-hit': 'l1-hit',
   'miss-fill': 'miss-fill',
 }
