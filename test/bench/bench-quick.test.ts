@@ -12,7 +12,15 @@ import { afterAll, describe, expect, it } from 'vitest'
 const root = fileURLToPath(new URL('../../', import.meta.url))
 const out = mkdtempSync(join(tmpdir(), 'herdless-bench-'))
 
-const SCENARIOS = ['l2-hit', 'l2-hit-cluster', 'l1-hit', 'miss-fill', 'cold-stampede', 'expiring-hot-key', 'memory']
+const SCENARIOS = [
+  'l2-hit',
+  'l2-hit-cluster',
+  'l1-hit',
+  'miss-fill',
+  'cold-stampede',
+  'expiring-hot-key',
+  'memory',
+]
 
 function runBench(args: string[]): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve) => {
