@@ -4,7 +4,7 @@ import { memoryDriver } from 'bentocache/drivers/memory'
 import { redisBusDriver, redisDriver } from 'bentocache/drivers/redis'
 import { createCache as createCacheManager } from 'cache-manager'
 import { CacheableMemory } from 'cacheable'
-import { Redis } from 'ioredis'
+import { Cluster, Redis } from 'ioredis'
 import { Keyv } from 'keyv'
 import { LRUCache } from 'lru-cache'
 import { Packr } from 'msgpackr'
@@ -26,6 +26,9 @@ export type ContenderId =
   | 'bentocache-defaults'
   | 'cache-manager'
   | 'cache-manager-defaults'
+  | 'raw-cluster'
+  | 'raw-cluster-plain'
+  | 'herdless-cluster'
 
 export type Loader = () => unknown
 
@@ -47,6 +50,8 @@ export interface Setup {
    * is left of the TTL), the nearest it has to serving stale while one caller refreshes.
    */
   refreshThresholdMs?: number
+  /** The *-cluster contenders: startup nodes of the scenario's own Redis Cluster. */
+  cluster?: Array<{ host: string; port: number }>
 }
 
 export interface Contender {
@@ -76,6 +81,9 @@ const LABELS: Record<ContenderId, string> = {
   'bentocache-defaults': 'BentoCache (defaults: serialize)',
   'cache-manager': 'cache-manager',
   'cache-manager-defaults': 'cache-manager (defaults: JSON + clone)',
+  'raw-cluster': 'ioredis Cluster GET + unpack (auto-pipelining)',
+  'raw-cluster-plain': 'ioredis Cluster GET + unpack (no auto-pipelining)',
+  'herdless-cluster': 'Herdless on the cluster (defaults)',
 }
 
 export function label(id: ContenderId): string {
@@ -107,6 +115,12 @@ export async function createContender(id: ContenderId, s: Setup): Promise<Conten
       return cacheManager(s, false)
     case 'cache-manager-defaults':
       return cacheManager(s, true)
+    case 'raw-cluster':
+      return rawCluster(s, true)
+    case 'raw-cluster-plain':
+      return rawCluster(s, false)
+    case 'herdless-cluster':
+      return herdlessCluster(s)
   }
 }
 
@@ -137,6 +151,61 @@ function raw(s: Setup): Contender {
     async close() {
       await redis.quit()
     },
+  }
+}
+
+function clusterNodes(s: Setup): Array<{ host: string; port: number }> {
+  if (s.cluster === undefined || s.cluster.length === 0)
+    throw new Error('a *-cluster contender needs setup.cluster')
+  return s.cluster
+}
+
+/** The raw floor on a Redis Cluster: ioredis Cluster getBuffer + unpack, nothing else. */
+async function rawCluster(s: Setup, autoPipelining: boolean): Promise<Contender> {
+  const redis = new Cluster(clusterNodes(s), { enableAutoPipelining: autoPipelining })
+  await redis.ping() // slot map loaded before the clock starts
+  const packr = new Packr(PACKR_OPTIONS)
+  const px = s.ttlMs
+  const k = (key: string) => `${s.prefix}:${key}`
+  const id: ContenderId = autoPipelining ? 'raw-cluster' : 'raw-cluster-plain'
+  return {
+    id,
+    label: LABELS[id],
+    config: [
+      `const redis = new Cluster(startupNodes, { enableAutoPipelining: ${autoPipelining} })`,
+      `const packr = new Packr(${JSON.stringify(PACKR_OPTIONS)})`,
+      `// getOrSet: GET -> packr.unpack; miss: value = await loader(); SET key packr.pack(value) PX ${px}`,
+    ].join('\n'),
+    async getOrSet(key, loader) {
+      const bytes = await redis.getBuffer(k(key))
+      if (bytes !== null) return packr.unpack(bytes)
+      const value = await loader()
+      await redis.set(k(key), packr.pack(value), 'PX', px)
+      return value
+    },
+    async set(key, value) {
+      await redis.set(k(key), packr.pack(value), 'PX', px)
+    },
+    async close() {
+      await redis.quit()
+    },
+  }
+}
+
+/** Herdless with its defaults on the cluster: `redis: { cluster: startupNodes }`, no L1. */
+function herdlessCluster(s: Setup): Contender {
+  const options = { prefix: s.prefix, ttl: s.ttlMs, staleTtl: s.staleMs, l1: false as const }
+  const cache = core.createCache({ redis: { cluster: clusterNodes(s) }, ...options })
+  return {
+    id: 'herdless-cluster',
+    label: LABELS['herdless-cluster'],
+    config: [
+      `createCache(${JSON.stringify({ redis: { cluster: 'startupNodes' }, ...options }).replace('"startupNodes"', 'startupNodes')})`,
+      `// the Cluster Herdless builds: enableAutoPipelining false (ioredis#2075); bus on (the default)`,
+    ].join('\n'),
+    getOrSet: (key, loader) => cache.getOrSet(key, loader),
+    set: (key, value) => cache.set(key, value),
+    close: () => cache.close(),
   }
 }
 

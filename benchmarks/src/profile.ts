@@ -18,14 +18,20 @@ import { Session } from 'node:inspector/promises'
 import { SourceMap } from 'node:module'
 import { dirname, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { startRedis } from '@herdless/test-utils'
+import { startCluster, startRedis } from '@herdless/test-utils'
 import { type ContenderId, createContender, label } from './contenders'
 import { coreDistUrl } from './core'
 import { closedLoop } from './harness'
 import { isProfile, makeValue } from './value'
 
-export type ProfileScenario = 'l2-hit' | 'l1-hit' | 'miss-fill'
-const SCENARIOS: readonly ProfileScenario[] = ['l2-hit', 'l1-hit', 'miss-fill']
+export type ProfileScenario = 'l2-hit' | 'l2-hit-cluster' | 'l1-hit' | 'miss-fill'
+const SCENARIOS: readonly ProfileScenario[] = ['l2-hit', 'l2-hit-cluster', 'l1-hit', 'miss-fill']
+
+/** On the cluster scenario 'herdless' and 'raw' mean their cluster rows. */
+const ON_CLUSTER: Partial<Record<ContenderId, ContenderId>> = {
+  herdless: 'herdless-cluster',
+  raw: 'raw-cluster',
+}
 
 const benchDir = fileURLToPath(new URL('..', import.meta.url))
 const repoRoot = join(benchDir, '..')
@@ -55,10 +61,12 @@ async function child(
   out: string,
   contender: ContenderId,
 ): Promise<void> {
-  const server = await startRedis()
+  const onCluster = scenario === 'l2-hit-cluster'
+  const server = onCluster ? await startCluster() : await startRedis()
   try {
-    const c = await createContender(contender, {
-      url: server.url,
+    const c = await createContender(onCluster ? (ON_CLUSTER[contender] ?? contender) : contender, {
+      url: 'url' in server ? server.url : '',
+      cluster: 'startupNodes' in server ? server.startupNodes : undefined,
       tier: scenario === 'l1-hit' ? 'l1' : 'l2',
       ttlMs: 3_600_000,
       staleMs: 3_600_000,
@@ -327,6 +335,7 @@ function arg(argv: readonly string[], name: string): string | undefined {
 
 const BASELINE: Record<ProfileScenario, ContenderId> = {
   'l2-hit': 'raw',
+  'l2-hit-cluster': 'raw',
   'l1-hit': 'lru',
   'miss-fill': 'raw',
 }
@@ -342,12 +351,13 @@ export async function profileAgainstBaseline(
   const base = BASELINE[scenario]
   const h = await recordProfile(scenario, seconds, 'herdless')
   const b = await recordProfile(scenario, seconds, base)
+  const baseLabel = label(scenario === 'l2-hit-cluster' ? (ON_CLUSTER[base] ?? base) : base)
   const ha = analyzeProfile(h.file)
   const ba = analyzeProfile(b.file)
   const markdown = [
-    `Under the profiler: Herdless ${Math.round(h.opsPerSec).toLocaleString('en-US')} ops/s, ${label(base)} ${Math.round(b.opsPerSec).toLocaleString('en-US')} ops/s.`,
+    `Under the profiler: Herdless ${Math.round(h.opsPerSec).toLocaleString('en-US')} ops/s, ${baseLabel} ${Math.round(b.opsPerSec).toLocaleString('en-US')} ops/s.`,
     '',
-    renderComparison(ha, h.ops, ba, b.ops, label(base)),
+    renderComparison(ha, h.ops, ba, b.ops, baseLabel),
     '',
     renderProfile(ha),
   ].join('\n')

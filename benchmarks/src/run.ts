@@ -18,12 +18,13 @@ import { type ProfileScenario, profileAgainstBaseline } from './profile'
 import { headlineTable, renderReport } from './report'
 import { coldStampede, expiringHotKey } from './scenarios/fleet-scenarios'
 import { memory } from './scenarios/memory'
-import { l1Hit, l2Hit, missFill } from './scenarios/throughput'
+import { l1Hit, l2Hit, l2HitCluster, missFill } from './scenarios/throughput'
 import { renderSvg } from './svg'
 import type { BenchContext, Mode, ScenarioResult } from './types'
 
 const SCENARIOS: Array<{ id: string; run: (ctx: BenchContext, plan: Plan) => Promise<ScenarioResult> }> = [
   { id: 'l2-hit', run: l2Hit },
+  { id: 'l2-hit-cluster', run: l2HitCluster },
   { id: 'l1-hit', run: l1Hit },
   { id: 'miss-fill', run: missFill },
   { id: 'cold-stampede', run: coldStampede },
@@ -33,6 +34,7 @@ const SCENARIOS: Array<{ id: string; run: (ctx: BenchContext, plan: Plan) => Pro
 
 const PROFILED: Record<string, ProfileScenario> = {
   'l2-hit': 'l2-hit',
+  'l2-hit-cluster': 'l2-hit-cluster',
   'l1-hit': 'l1-hit',
   'miss-fill': 'miss-fill',
 }

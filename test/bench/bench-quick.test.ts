@@ -12,7 +12,15 @@ import { afterAll, describe, expect, it } from 'vitest'
 const root = fileURLToPath(new URL('../../', import.meta.url))
 const out = mkdtempSync(join(tmpdir(), 'herdless-bench-'))
 
-const SCENARIOS = ['l2-hit', 'l1-hit', 'miss-fill', 'cold-stampede', 'expiring-hot-key', 'memory']
+const SCENARIOS = [
+  'l2-hit',
+  'l2-hit-cluster',
+  'l1-hit',
+  'miss-fill',
+  'cold-stampede',
+  'expiring-hot-key',
+  'memory',
+]
 
 function runBench(args: string[]): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve) => {
@@ -83,7 +91,7 @@ describe('pnpm bench --quick', () => {
       expect(body.length).toBeGreaterThan(0)
       for (const row of body) expect(row).toHaveLength(head?.length ?? -1)
     }
-    // Machine, versions, summary, targets, six scenarios (memory has one table).
+    // Machine, versions, summary, targets, seven scenarios (memory has one table).
     expect(all.length).toBeGreaterThanOrEqual(10)
     const summary = all.find((t) => t[0]?.[0] === 'scenario')
     expect(summary?.slice(2)).toHaveLength(SCENARIOS.length)

@@ -29,7 +29,8 @@ const REDIS_DEFAULTS: RedisOptions = {
  *   pipeline should belong to the same slots allocation group" when the slot map changed
  *   under a batch. Under load after a reshard, auto-pipelined commands for moved slots failed
  *   every time (raw MOVED errors, and no slot refresh ever triggered), so a busy process stopped
- *   caching those slots for good. Pass `enableAutoPipelining: true` to trade that for throughput.
+ *   caching those slots for good. The batching comes back without pipelines: the client seam
+ *   sends each tick's commands to a node in one socket write (write-coalescer.ts).
  * - `scaleReads` ('master' by default) passes through from ClusterConfig; replica reads can
  *   miss an entry written a moment earlier (asynchronous replication).
  */

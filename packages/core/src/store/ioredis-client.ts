@@ -11,6 +11,8 @@ import {
   type Subscriber,
 } from './client'
 import { absorbLateSocketErrors } from './connect'
+import { ioredis } from './ioredis-load'
+import { WriteCoalescer } from './write-coalescer'
 
 /** ioredis defines `evalshaBuffer`/`evalBuffer` for every command but does not declare them. */
 interface BufferScripting {
@@ -22,6 +24,20 @@ function noscript(err: unknown): boolean {
   return err instanceof Error && err.message.startsWith('NOSCRIPT')
 }
 
+/** ioredis's Command class when `cluster` is an ioredis Cluster that sends keys as given. */
+function presetSlotCommand(cluster: Cluster): typeof import('ioredis')['Command'] | undefined {
+  let lib: typeof import('ioredis')
+  try {
+    lib = ioredis()
+  } catch {
+    return undefined // an iovalkey Cluster without ioredis installed: its own getBuffer
+  }
+  if (!(cluster instanceof lib.Cluster)) return undefined
+  const o = cluster.options as { keyPrefix?: unknown; showFriendlyErrorStack?: unknown }
+  if ((o.keyPrefix !== undefined && o.keyPrefix !== '') || o.showFriendlyErrorStack === true) return undefined
+  return lib.Command
+}
+
 function addressOf(conn: Redis): string {
   const { host, port, path } = conn.options
   return typeof path === 'string' && path !== '' ? path : `${host}:${port}`
@@ -30,6 +46,8 @@ function addressOf(conn: Redis): string {
 /**
  * The seam over ioredis 5.9+/6 and iovalkey (same API). Commands go straight to the library
  * (auto-pipelining, MOVED/ASK and retries are its own); the hot path adds one method call.
+ * On a Cluster without auto-pipelining, each tick's commands leave in one write per node
+ * (write-coalescer.ts): the speed of auto-pipelining without its pipelines.
  */
 export class IoredisClient implements Client {
   readonly library = 'ioredis' as const
@@ -38,10 +56,23 @@ export class IoredisClient implements Client {
   /** The library's client, for the code that still needs it (redlock, the bus until it moves). */
   readonly raw: Redis | Cluster
   readonly #nodes = new WeakMap<Redis, NodeConnection>()
+  /** Cluster without auto-pipelining only (a pipelining client batches by itself). */
+  readonly #coalescer: WriteCoalescer | undefined
+  /**
+   * ioredis's Command, when GETs may be built here with their slot already set: an ioredis
+   * Cluster without keyPrefix (the slot is of the key as sent) or friendly error stacks.
+   */
+  readonly #command: typeof import('ioredis')['Command'] | undefined
+  /** The last key whose slot was computed: the guard routes a GET by it just before sending it. */
+  #slotKey = ''
+  #slot = 0
 
   constructor(raw: Redis | Cluster) {
     this.raw = raw
     this.cluster = (raw as { isCluster?: boolean }).isCluster === true
+    const pipelined = (raw as { options?: { enableAutoPipelining?: unknown } }).options?.enableAutoPipelining
+    this.#coalescer = this.cluster && pipelined !== true ? new WriteCoalescer(raw as Cluster) : undefined
+    this.#command = this.cluster && pipelined !== true ? presetSlotCommand(raw as Cluster) : undefined
     // ioredis 5.9+/6 Clusters know `shardedSubscribers` (a subscriber per shard); iovalkey 0.4's
     // does not, and its SSUBSCRIBE loops on MOVED until "Too many Cluster redirections".
     const options = (raw as { options?: object }).options
@@ -63,22 +94,33 @@ export class IoredisClient implements Client {
   }
 
   getBuffer(key: string): Promise<Buffer | null> {
-    return this.raw.getBuffer(key)
+    this.#coalescer?.hold()
+    const Command = this.#command
+    if (Command === undefined) return this.raw.getBuffer(key)
+    // What Cluster#getBuffer does, minus finding the key in the arguments and hashing it again:
+    // the guard has just computed this key's slot to pick its circuit (slotOwner).
+    const cmd = new Command('get', [key], { replyEncoding: null })
+    ;(cmd as unknown as { slot: number }).slot = this.#slotOf(key)
+    return this.raw.sendCommand(cmd) as Promise<Buffer | null>
   }
 
   mgetBuffer(keys: readonly string[]): Promise<Array<Buffer | null>> {
+    this.#coalescer?.hold()
     return this.raw.mgetBuffer(...keys)
   }
 
   get(key: string): Promise<string | null> {
+    this.#coalescer?.hold()
     return this.raw.get(key)
   }
 
   mget(keys: readonly string[]): Promise<Array<string | null>> {
+    this.#coalescer?.hold()
     return this.raw.mget(...keys)
   }
 
   async set(key: string, value: string | Buffer, px: number): Promise<void> {
+    this.#coalescer?.hold()
     if (px > 0) await this.raw.set(key, value, 'PX', px)
     else await this.raw.set(key, value)
   }
@@ -90,6 +132,7 @@ export class IoredisClient implements Client {
     buffers: boolean,
   ): Promise<unknown> {
     const c = this.raw as unknown as BufferScripting & Pick<Redis, 'evalsha' | 'eval'>
+    this.#coalescer?.hold()
     try {
       return buffers
         ? await c.evalshaBuffer(script.sha, keys.length, ...keys, ...args)
@@ -116,7 +159,7 @@ export class IoredisClient implements Client {
     if (!this.cluster) return ''
     // ioredis keeps `slots[slot] = [primary, ...replicas]`; read anew, refreshes replace it.
     const slots = (this.raw as { slots?: unknown }).slots
-    return Array.isArray(slots) ? String((slots[keySlot(key)] as string[] | undefined)?.[0] ?? '') : ''
+    return Array.isArray(slots) ? String((slots[this.#slotOf(key)] as string[] | undefined)?.[0] ?? '') : ''
   }
 
   slotMap(): ReadonlyArray<readonly string[] | undefined> {
@@ -128,10 +171,12 @@ export class IoredisClient implements Client {
   }
 
   publish(channel: string, payload: Buffer): Promise<unknown> {
+    this.#coalescer?.hold()
     return this.raw.publish(channel, payload)
   }
 
   spublish(channel: string, payload: Buffer): Promise<unknown> {
+    this.#coalescer?.hold()
     return this.raw.spublish(channel, payload)
   }
 
@@ -182,6 +227,14 @@ export class IoredisClient implements Client {
       () => this.raw.disconnect(),
       deadline,
     )
+  }
+
+  #slotOf(key: string): number {
+    if (key !== this.#slotKey) {
+      this.#slot = keySlot(key)
+      this.#slotKey = key
+    }
+    return this.#slot
   }
 
   #node(conn: Redis): NodeConnection {
