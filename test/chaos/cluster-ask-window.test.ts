@@ -1,4 +1,5 @@
-import { type Cache, createCache, keySlot } from '@herdless/core'
+import { type Cache, createCache } from '@herdless/core'
+import { keySlot } from '@herdless/core/tools'
 import {
   cliRebalance,
   cliReshard,
