@@ -74,6 +74,30 @@ describe.each<Backend>(['standalone', 'cluster'])('node-redis 5 %s', (backend) =
     expect(answers.every((v) => v.n === 1)).toBe(true)
   })
 
+  it('a burst of 60 cold keys then 60 hits: one load each, every value stored and read back (batched calls on one server)', async () => {
+    const c = cache(0, { prefix: uniquePrefix(), l1: false })
+    const keys = Array.from({ length: 60 }, (_, i) => uniqueKey(`burst${i}`))
+    let calls = 0
+    const first = await Promise.all(
+      keys.map((k, i) =>
+        c.getOrSetResult(k, () => {
+          calls++
+          return { i, bytes: Buffer.from([0, 255, i]) }
+        }),
+      ),
+    )
+    expect(calls).toBe(60)
+    expect(first.every((r) => r.source === 'loader')).toBe(true)
+    const again = await Promise.all(keys.map((k) => c.getOrSetResult(k, () => null)))
+    expect(again.map((r) => r.source)).toEqual(keys.map(() => 'l2'))
+    expect(again.map((r) => (r.value as { i: number }).i)).toEqual(keys.map((_, i) => i))
+    expect(
+      again.every(
+        (r, i) => Buffer.compare((r.value as { bytes: Buffer }).bytes, Buffer.from([0, 255, i])) === 0,
+      ),
+    ).toBe(true)
+  })
+
   it('stores binary-safe entries, invalidates tags and patterns through the client', async () => {
     const prefix = uniquePrefix()
     const [a, b] = [cache(0, { prefix, l1: false }), cache(1, { prefix, l1: false })]
