@@ -270,8 +270,21 @@ export class NodeRedisClient implements Client {
       },
       async subscribe(channels, sharded) {
         await connected
-        if (sharded) await Promise.all(channels.map((ch) => sub.sSubscribe(ch, onShardMessage, true)))
-        else await sub.subscribe([...channels], onMessage, true)
+        for (let attempt = 0; ; attempt++) {
+          try {
+            if (sharded) await Promise.all(channels.map((ch) => sub.sSubscribe(ch, onShardMessage, true)))
+            else await sub.subscribe([...channels], onMessage, true)
+            return
+          } catch (err) {
+            // node-redis 5.12's cluster loses its pub/sub node while a slot refresh runs: a
+            // subscribe then fails with a TypeError from inside cluster-slots.js (reading `address`
+            // of a node the refresh has just cleared, or setting `connectPromise` on a pub/sub
+            // node already dropped). Seen in CI while other tests reshard the shared cluster. A
+            // later subscribe builds a new pub/sub node: try again, a few times.
+            if (attempt >= 3 || !(err instanceof TypeError)) throw err
+            await new Promise((resolve) => setTimeout(resolve, 50 * (attempt + 1)))
+          }
+        }
       },
       on(event: 'ready' | 'down' | 'error', fn: (err?: unknown) => void) {
         if (event === 'ready') ready.add(fn)
