@@ -278,7 +278,9 @@ describe('in-process fences', () => {
   })
 
   it('a tag-invalidated entry is not served while another process reloads it', async () => {
-    const [a, b] = await pair(sharedRedis().url)
+    // A generous redisTimeout: on a busy machine B's lease call must not time out (B would then
+    // load unleased and A would rightly take the lease itself).
+    const [a, b] = await pair(sharedRedis().url, { redisTimeout: '5s' })
     const key = uniqueKey('tagwait')
     await a.getOrSet(key, () => 'old', { tags: ['t'] })
     await a.invalidateTags('t')
