@@ -55,14 +55,8 @@ export class RedlockLock implements LockProvider {
         clients,
       )
     }
+    // Validated with every other option (options.ts resolveRedlock): this class is internal now.
     const driftFactor = options.driftFactor ?? 0.01
-    if (typeof driftFactor !== 'number' || !(driftFactor >= 0 && driftFactor < 0.5)) {
-      throw new InvalidOptionError(
-        'lock.redlock.driftFactor',
-        'a number from 0 to below 0.5, e.g. 0.01',
-        driftFactor,
-      )
-    }
     this.#clients = [...(clients as LockClient[])]
     this.#quorum = Math.floor(clients.length / 2) + 1
     this.#redlock = new Redlock(this.#clients, {
