@@ -65,6 +65,23 @@ const vitestBin = join(
 rmSync(report, { force: true })
 const vitest = await run(process.execPath, [vitestBin, 'run', ...args])
 
+/** `file > test title: first line of the message` for each failed test of a report. */
+function failuresOf(r) {
+  const out = []
+  for (const file of r.testResults ?? []) {
+    const name = String(file.name ?? '').replace(root, '')
+    for (const t of file.assertionResults ?? []) {
+      if (t.status !== 'failed') continue
+      const message = String(t.failureMessages?.[0] ?? '').split('\n')[0].slice(0, 300)
+      out.push(`${name} > ${t.fullName ?? t.title}: ${message}`)
+    }
+    // A file that failed before any test ran (import error, hook failure) has no test to name.
+    if (file.status === 'failed' && !(file.assertionResults ?? []).some((t) => t.status === 'failed'))
+      out.push(`${name}: ${String(file.message ?? 'the file failed').split('\n')[0].slice(0, 300)}`)
+  }
+  return out
+}
+
 /** Totals of one vitest JSON report, or a message saying why there are none. */
 function totals(file, code) {
   if (!existsSync(file)) return { error: `vitest wrote no report at ${file} (exit code ${code})` }
@@ -75,6 +92,7 @@ function totals(file, code) {
       failed: r.numFailedTests ?? 0,
       skipped: (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0),
       success: r.success !== false,
+      failures: failuresOf(r),
     }
   } catch (error) {
     return { error: `cannot read ${file}: ${error.message}` }
@@ -86,6 +104,8 @@ if (main.error !== undefined) fail(main.error, vitest || 1)
 let passed = main.passed
 let failed = main.failed
 let skipped = main.skipped
+// CI keeps only the tail of the log: the names of the failed tests are printed again at the end.
+const failures = main.failures.map((f) => `Node ${process.versions.node.split('.')[0]}: ${f}`)
 let exitCode = vitest !== 0 ? vitest : main.success ? 0 : 1
 const noRun = main.passed + main.failed === 0
 
@@ -112,6 +132,7 @@ for (const major of full ? runtimeMajors() : []) {
     continue
   }
   console.log(`test.mjs: Node ${major}: ${t.passed} passed, ${t.failed} failed`)
+  failures.push(...t.failures.map((f) => `Node ${major}: ${f}`))
   passed += t.passed
   failed += t.failed
   skipped += t.skipped
@@ -125,5 +146,9 @@ if (noRun) {
   process.exit(1)
 }
 if (failed > 0 && exitCode === 0) exitCode = 1
+if (failures.length > 0) {
+  console.log(`\ntest.mjs: failed tests (${failures.length}):`)
+  for (const f of failures) console.log(`  FAILED ${f}`)
+}
 console.log(summary)
 process.exit(exitCode)
