@@ -72,12 +72,18 @@ function failuresOf(r) {
     const name = String(file.name ?? '').replace(root, '')
     for (const t of file.assertionResults ?? []) {
       if (t.status !== 'failed') continue
-      const message = String(t.failureMessages?.[0] ?? '').split('\n')[0].slice(0, 300)
+      const message = String(t.failureMessages?.[0] ?? '')
+        .split('\n')[0]
+        .slice(0, 300)
       out.push(`${name} > ${t.fullName ?? t.title}: ${message}`)
     }
     // A file that failed before any test ran (import error, hook failure) has no test to name.
     if (file.status === 'failed' && !(file.assertionResults ?? []).some((t) => t.status === 'failed'))
-      out.push(`${name}: ${String(file.message ?? 'the file failed').split('\n')[0].slice(0, 300)}`)
+      out.push(
+        `${name}: ${String(file.message ?? 'the file failed')
+          .split('\n')[0]
+          .slice(0, 300)}`,
+      )
   }
   return out
 }
