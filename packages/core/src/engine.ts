@@ -129,6 +129,8 @@ const POLL_MAX = 400
  * noticed within it.
  */
 const POLL_LIVE = 1_000
+/** The longest a load waits for the clock to pass the tag invalidation it follows (ms). */
+const MAX_TAG_CLOCK_WAIT = 10
 /** close(): the longest it waits for background refreshes before aborting them. */
 const CLOSE_REFRESH_WAIT = 2_000
 /** close(): the longest any one connection's QUIT may take before it is cut. */
@@ -604,6 +606,16 @@ export class Engine implements LeaseHost {
     since: number,
   ): Promise<Outcome<T>> {
     const ctx = new Ctx<T>(userKey, stale?.value as T | undefined, background)
+    // A tag time at or after an entry's createdAt invalidates it (ms clocks cannot order within
+    // a millisecond), so a load that begins in the millisecond of the tag invalidation it follows
+    // would store an entry born invalidated, and the next reader would load again. Begin it in
+    // the next millisecond (only when that is close: a far-ahead clock of another host is not
+    // waited for).
+    const tagTime = stale?.invalidatedAt
+    if (tagTime !== undefined) {
+      const wait = tagTime + 1 - Date.now()
+      if (wait > 0 && wait <= MAX_TAG_CLOCK_WAIT) await new Promise((r) => setTimeout(r, wait))
+    }
     // The entry's createdAt is when its load began: a tag invalidated after this moment is newer.
     const startedAt = Date.now()
     lease?.keepAlive(o.lockTtl)

@@ -127,7 +127,10 @@ export class Coherence {
     times.forEach((time, i) => {
       const tk = tagKeys[i] as string
       if (this.#tagsTrusted) this.#tagTimes.set(tk, Math.max(time, this.#tagTimes.get(tk) ?? 0))
-      if (time >= entry.createdAt) stale = true
+      if (time >= entry.createdAt) {
+        stale = true
+        if (time > (entry.invalidatedAt ?? 0)) entry.invalidatedAt = time
+      }
     })
     return stale
   }

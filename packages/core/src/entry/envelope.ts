@@ -36,6 +36,8 @@ export interface Entry<T = unknown> {
    * stale-if-error fallback only, never served while the key reloads (docs/consistency.md).
    */
   invalidated?: boolean
+  /** With `invalidated` from Redis: the newest tag time (ms) at or after createdAt. */
+  invalidatedAt?: number
 }
 
 const EMPTY_TAGS: readonly string[] = Object.freeze([])
