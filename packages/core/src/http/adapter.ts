@@ -115,12 +115,18 @@ export function isRefreshRequest(req: object): boolean {
 /** The request validators the handler run for the cache must not see (docs/adapters.md rule 5). */
 const CONDITIONAL_HEADERS = ['if-none-match', 'if-modified-since'] as const
 
-type WebHeaders = { get(name: string): string | null; set(name: string, value: string): void; delete(name: string): void }
+type WebHeaders = {
+  get(name: string): string | null
+  set(name: string, value: string): void
+  delete(name: string): void
+}
 type HeaderRecord = Record<string, string | readonly string[] | undefined>
 
 function isWebHeaders(headers: WebHeaders | HeaderRecord): headers is WebHeaders {
   return (
-    typeof headers.get === 'function' && typeof headers.set === 'function' && typeof headers.delete === 'function'
+    typeof headers.get === 'function' &&
+    typeof headers.set === 'function' &&
+    typeof headers.delete === 'function'
   )
 }
 
@@ -132,7 +138,7 @@ function isWebHeaders(headers: WebHeaders | HeaderRecord): headers is WebHeaders
  * (`c.req.raw.headers` in Hono).
  *
  * Returns the function that puts the hidden values back as they were (a repeated header's list
- * stays the same list; a header that was absent stays absent). Calling it again does nothing.
+ * stays the same list; a header that was absent is not added). Calling it again does nothing.
  *
  * ```ts
  * const restore = hideConditionalHeaders(req.headers)
@@ -146,7 +152,11 @@ function isWebHeaders(headers: WebHeaders | HeaderRecord): headers is WebHeaders
 export function hideConditionalHeaders(
   headers:
     | Record<string, string | readonly string[] | undefined>
-    | { get(name: string): string | null; set(name: string, value: string): void; delete(name: string): void },
+    | {
+        get(name: string): string | null
+        set(name: string, value: string): void
+        delete(name: string): void
+      },
 ): () => void {
   const hidden: [string, string | readonly string[]][] = []
   const web = isWebHeaders(headers)
