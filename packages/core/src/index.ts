@@ -44,6 +44,7 @@ export {
   adapterCache,
   BYPASS_HEADERS,
   createRefreshMarker,
+  hideConditionalHeaders,
   isRefreshRequest,
   MISS_HEADERS,
   REFRESH_HEADER,

@@ -2,6 +2,7 @@ import {
   type CacheOutcome,
   createResponseCache,
   type HandlerResult,
+  hideConditionalHeaders,
   InvalidOptionError,
   isRefreshRequest,
   type ResponseCacheOptions,
@@ -11,9 +12,6 @@ import { dispatchRefresh, ResponseCapture } from '@herdless/core/http/node'
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
 import { refreshSource } from './refresh-request'
 import type { CacheResponsesOptions, HerdlessRequestState } from './types'
-
-/** Validators Express itself answers with 304 (res.send checks req.fresh): hidden from a handler run for the cache. */
-const CONDITIONAL = ['if-none-match', 'if-modified-since'] as const
 
 function setHeaders(res: Response, headers: Readonly<Record<string, string>>): void {
   for (const [name, value] of Object.entries(headers)) res.setHeader(name, value)
@@ -86,19 +84,8 @@ export function cacheResponses(options: CacheResponsesOptions): RequestHandler {
       c.install()
       herdless.xCache = 'MISS'
       setHeaders(res, headers)
-      const hidden: [string, string | string[]][] = []
-      for (const name of CONDITIONAL) {
-        const v = req.headers[name]
-        if (v !== undefined) {
-          hidden.push([name, v])
-          delete req.headers[name]
-        }
-      }
-      if (hidden.length > 0) {
-        void c.result.then(() => {
-          for (const [name, v] of hidden) req.headers[name] = v
-        })
-      }
+      // Express answers validators itself (res.send checks req.fresh): hidden until captured.
+      void c.result.then(hideConditionalHeaders(req.headers))
       next()
       return c.result
     }

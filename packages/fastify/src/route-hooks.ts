@@ -3,6 +3,7 @@ import {
   createRefreshMarker,
   type HandlerResult,
   type HttpResponseHeaders,
+  hideConditionalHeaders,
   InvalidOptionError,
   type ResponseCache,
   type RouteCacheOptions,
@@ -56,29 +57,6 @@ export interface RouteHooksOptions {
   key: ((request: FastifyRequest) => string | undefined) | undefined
   /** After a leader's client went away, how long its handler may still fill the entry. */
   abandonAfterCloseMs: number
-}
-
-const CONDITIONAL = ['if-none-match', 'if-modified-since'] as const
-
-/**
- * Keep the validators from the handler run for the cache (docs/adapters.md rule 5): a handler
- * or plugin that answered 304 would leave no body to store; core answers the conditional
- * request itself. They are put back once the run's output is captured.
- */
-function hideConditionalHeaders(headers: FastifyRequest['headers'], until: Promise<unknown>): void {
-  const hidden: [string, string | string[]][] = []
-  for (const name of CONDITIONAL) {
-    const value = headers[name]
-    if (value !== undefined) {
-      hidden.push([name, value])
-      delete headers[name]
-    }
-  }
-  if (hidden.length > 0) {
-    void until.then(() => {
-      for (const [name, value] of hidden) headers[name] = value
-    })
-  }
 }
 
 /**
@@ -178,7 +156,7 @@ export function createRouteHooks(fastify: FastifyInstance, rc: ResponseCache, op
       // This request runs the handler for everyone: onSend hands its output to the cache.
       const state: RequestState = { kind: 'leader', captured, flight }
       states.set(request, state)
-      hideConditionalHeaders(request.headers, captured.promise)
+      void captured.promise.then(hideConditionalHeaders(request.headers))
       reply.headers(first.headers)
       reply.raw.once('close', () => {
         if (state.done) return

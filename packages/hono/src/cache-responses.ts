@@ -3,6 +3,7 @@ import {
   createRefreshMarker,
   createResponseCache,
   type HandlerResult,
+  hideConditionalHeaders,
   InvalidOptionError,
   type ResponseCacheOptions,
   refreshRequestHeaders,
@@ -10,8 +11,6 @@ import {
 } from '@herdless/core'
 import type { Context, MiddlewareHandler } from 'hono'
 import type { HonoCacheOptions } from './types'
-
-const CONDITIONAL = ['if-none-match', 'if-modified-since'] as const
 
 /** A web Response as core's HandlerResult: buffered unless it is an event stream or too large. */
 async function capture(res: Response, maxBodyBytes: number): Promise<HandlerResult> {
@@ -85,20 +84,13 @@ export function cacheResponses(options: HonoCacheOptions): MiddlewareHandler {
     const run = async (): Promise<HandlerResult> => {
       ran = true
       // Validators are hidden from the run for the cache (core answers conditional requests).
-      const hidden: [string, string][] = []
-      for (const name of CONDITIONAL) {
-        const value = c.req.raw.headers.get(name)
-        if (value !== null) {
-          hidden.push([name, value])
-          c.req.raw.headers.delete(name)
-        }
-      }
+      const restore = hideConditionalHeaders(c.req.raw.headers)
       try {
         await next()
       } catch {
         return STREAMED
       } finally {
-        for (const [name, value] of hidden) c.req.raw.headers.set(name, value)
+        restore()
       }
       return c.error === undefined ? capture(c.res, maxBodyBytes) : STREAMED
     }

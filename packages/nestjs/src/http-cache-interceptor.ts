@@ -3,6 +3,7 @@ import {
   type Duration,
   type HandlerResult,
   type HttpRequestInfo,
+  hideConditionalHeaders,
   type ResponseCache,
   type RouteCacheOptions,
   STREAMED,
@@ -53,28 +54,6 @@ interface RouteInfo {
   options: RouteCacheOptions | undefined
   status: number
   headers: Readonly<Record<string, string>>
-}
-
-const CONDITIONAL = ['if-none-match', 'if-modified-since'] as const
-
-/**
- * Hide the validators from the handler run for the cache (docs/adapters.md rule 5): core answers
- * conditional requests itself, and a 304 from the handler would leave no body to store.
- * Returns the function that puts them back.
- */
-function hideConditionalHeaders(headers: HttpRequestInfo['headers']): () => void {
-  const h = headers as Record<string, string | string[] | undefined>
-  const hidden: [string, string | string[]][] = []
-  for (const name of CONDITIONAL) {
-    const value = h[name]
-    if (value !== undefined) {
-      hidden.push([name, value])
-      delete h[name]
-    }
-  }
-  return () => {
-    for (const [name, value] of hidden) h[name] = value
-  }
 }
 
 /** Set the headers core decided (X-Cache...); a response object that cannot set headers is left alone. */
@@ -150,6 +129,7 @@ export class HttpCacheInterceptor implements NestInterceptor {
       const run = async (headers: Readonly<Record<string, string>>): Promise<HandlerResult> => {
         // X-Cache: MISS before the handler runs, so an exception's response carries it too.
         setHeaders(res, headers)
+        // Validators are hidden from the run for the cache (core answers conditional requests).
         const restore = hideConditionalHeaders(req.headers)
         try {
           const value = await lastValueFrom(next.handle(), { defaultValue: undefined })

@@ -111,3 +111,66 @@ export function createRefreshMarker(): RefreshMarker {
 export function isRefreshRequest(req: object): boolean {
   return (req as Record<symbol, unknown>)[REFRESH_REQUEST] === true
 }
+
+/** The request validators the handler run for the cache must not see (docs/adapters.md rule 5). */
+const CONDITIONAL_HEADERS = ['if-none-match', 'if-modified-since'] as const
+
+type WebHeaders = {
+  get(name: string): string | null
+  set(name: string, value: string): void
+  delete(name: string): void
+}
+type HeaderRecord = Record<string, string | readonly string[] | undefined>
+
+function isWebHeaders(headers: WebHeaders | HeaderRecord): headers is WebHeaders {
+  return (
+    typeof headers.get === 'function' &&
+    typeof headers.set === 'function' &&
+    typeof headers.delete === 'function'
+  )
+}
+
+/**
+ * Hides `If-None-Match` and `If-Modified-Since` from the handler run that fills the cache
+ * (docs/adapters.md rule 5): a framework or handler that answered 304 would leave no body to
+ * store, and core answers the conditional request itself. `headers` is changed in place: a
+ * Node-style record (`req.headers` of node:http, Express, Fastify) or a web `Headers`
+ * (`c.req.raw.headers` in Hono).
+ *
+ * Returns the function that puts the hidden values back as they were (a repeated header's list
+ * stays the same list; a header that was absent is not added). Calling it again does nothing.
+ *
+ * ```ts
+ * const restore = hideConditionalHeaders(req.headers)
+ * try {
+ *   return await runAndCapture()
+ * } finally {
+ *   restore()
+ * }
+ * ```
+ */
+export function hideConditionalHeaders(
+  headers:
+    | Record<string, string | readonly string[] | undefined>
+    | {
+        get(name: string): string | null
+        set(name: string, value: string): void
+        delete(name: string): void
+      },
+): () => void {
+  const hidden: [string, string | readonly string[]][] = []
+  const web = isWebHeaders(headers)
+  for (const name of CONDITIONAL_HEADERS) {
+    const value = web ? (headers.get(name) ?? undefined) : headers[name]
+    if (value === undefined) continue
+    hidden.push([name, value])
+    if (web) headers.delete(name)
+    else delete headers[name]
+  }
+  return () => {
+    for (const [name, value] of hidden.splice(0)) {
+      if (web) headers.set(name, value as string)
+      else headers[name] = value
+    }
+  }
+}
