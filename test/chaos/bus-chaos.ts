@@ -156,7 +156,9 @@ export async function lostEntries(
     for (const key of run.keys) {
       const k = `${run.prefix}:{${key}}`
       if (!served.has(keySlot(k))) continue
-      const [version] = results.map((r) => r.last[key] ?? [0, 0]).sort((a, b) => b[0] - a[0])[0] ?? [0, 0]
+      const [version]: [number, number] = results
+        .map((r): [number, number] => r.last[key] ?? [0, 0])
+        .sort((a, b) => b[0] - a[0])[0] ?? [0, 0]
       if (version === 0) continue
       checked++
       const v = await cache.get<string>(key)

@@ -10,8 +10,8 @@
  *   client, and {@link degradedReasons}, its rule for "degraded".
  *
  * Not part of the cache API: no stability promise beyond the package's minor version. This entry
- * is bundled apart from the main one, so error classes thrown from here are distinct copies:
- * test them with `isCacheError()` and `.code`, not `instanceof`.
+ * shares its code with the main one (one copy of the error classes), so an error thrown from here
+ * is `instanceof` the class exported by `@herdless/core`.
  *
  * @packageDocumentation
  * @module @herdless/core/tools
