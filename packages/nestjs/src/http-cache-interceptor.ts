@@ -176,7 +176,10 @@ export class HttpCacheInterceptor implements NestInterceptor {
         setHeaders(res, outcome.headers)
         return own.value
       }
-      const body = outcome.notModified || plan.method === 'HEAD' ? null : outcome.response.body
+      // A HEAD gets the body too: Nest sends a HEAD's web Response with no body but keeps its
+      // Content-Length (the GET body's); a Response with a null body would be Content-Length: 0
+      // on platform-fastify.
+      const body = outcome.notModified ? null : outcome.response.body
       return new Response(body, { status: outcome.status, headers: outcome.headers })
     })
   }
