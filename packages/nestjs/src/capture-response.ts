@@ -21,8 +21,23 @@ function isStream(value: object): boolean {
 }
 
 /**
+ * The Content-Type Fastify's `reply.send` sends for a string or object body whose type was
+ * set: a JSON media type (`application/json`, `+json`...) without a charset gets
+ * `; charset=utf-8`, as Fastify adds it on the way out (after the capture).
+ */
+function fastifyContentType(value: string | number | readonly string[]): string | number | readonly string[] {
+  if (typeof value !== 'string') return value
+  const semi = value.indexOf(';')
+  const mediaType = (semi === -1 ? value : value.slice(0, semi)).trim().toLowerCase()
+  if (!mediaType.includes('json')) return value
+  if (semi !== -1 && /(?:^|;)\s*charset\s*=/i.test(value.slice(semi))) return value
+  return `${value.trim().replace(/;\s*$/, '')}; charset=utf-8`
+}
+
+/**
  * A handler's return value as the bytes Nest would send: objects as JSON, strings as text
- * (text/html on Express, text/plain on Fastify, as their `send` does), bytes as they are.
+ * (text/html on Express, text/plain on Fastify, as their `send` does), bytes as they are; on
+ * Fastify a JSON Content-Type the route set gets the `; charset=utf-8` Fastify adds.
  * Streams, files and web Responses are not captured (`streamed`): they are sent as made.
  *
  * `live`: the request's own response object still holds what was set for this request
@@ -43,17 +58,25 @@ export function captureResponse(
   const status = live ? (res.statusCode ?? route.status) : route.status
   let body: Uint8Array
   let type: string | undefined
+  let serialized = false
   if (value === undefined || value === null) body = new Uint8Array(0)
   else if (ArrayBuffer.isView(value)) {
     body = new Uint8Array(value.buffer, value.byteOffset, value.byteLength)
     type = 'application/octet-stream'
   } else if (typeof value === 'string') {
     body = Buffer.from(value)
+    serialized = true
     type = res.raw === undefined ? 'text/html; charset=utf-8' : 'text/plain; charset=utf-8'
   } else {
     body = Buffer.from(JSON.stringify(value))
+    serialized = true
     type = 'application/json; charset=utf-8'
   }
-  if (type !== undefined && headers['content-type'] === undefined) headers['content-type'] = type
+  const declared = headers['content-type']
+  if (declared === undefined) {
+    if (type !== undefined) headers['content-type'] = type
+  } else if (serialized && res.raw !== undefined) {
+    headers['content-type'] = fastifyContentType(declared)
+  }
   return { kind: 'captured', status, headers, body }
 }
