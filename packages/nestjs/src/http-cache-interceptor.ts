@@ -1,24 +1,32 @@
+import type { Socket } from 'node:net'
 import {
   BYPASS_HEADERS,
+  createRefreshMarker,
   type Duration,
   type HandlerResult,
   type HttpRequestInfo,
+  type HttpResponseHeaders,
   hideConditionalHeaders,
+  isRefreshRequest,
+  REFRESH_REQUEST,
   type ResponseCache,
   type RouteCacheOptions,
+  refreshRequestHeaders,
   STREAMED,
   toMs,
 } from '@herdless/core'
+import { type Dispatch, dispatchRefresh } from '@herdless/core/http/node'
 import {
   type CallHandler,
   type ExecutionContext,
   Inject,
   Injectable,
   type NestInterceptor,
+  Optional,
   SetMetadata,
 } from '@nestjs/common'
 import { HEADERS_METADATA, HTTP_CODE_METADATA } from '@nestjs/common/constants'
-import { Reflector } from '@nestjs/core'
+import { HttpAdapterHost, Reflector } from '@nestjs/core'
 import { defer, lastValueFrom, type Observable } from 'rxjs'
 import { captureResponse, type ResponseLike } from './capture-response'
 import {
@@ -45,7 +53,31 @@ interface RequestLike {
   url: string
   originalUrl?: string
   headers: HttpRequestInfo['headers']
+  /** Express (node:http) */
+  socket?: Socket & { encrypted?: boolean }
+  /** Fastify */
+  ip?: string
+  raw?: object
 }
+
+/** What platform-fastify's `getInstance()` offers for a refresh: `inject` (light-my-request). */
+interface InjectingInstance {
+  inject(options: {
+    method: 'GET'
+    url: string
+    headers: Record<string, string | string[]>
+    remoteAddress?: string
+    signal?: AbortSignal
+  }): Promise<{ statusCode: number; headers: Record<string, unknown>; rawPayload: Buffer }>
+}
+
+type RefreshRun = (req: RequestLike, maxBodyBytes: number, signal: AbortSignal) => Promise<HandlerResult>
+
+/**
+ * Refresh requests go through `fastify.inject`, which parses headers: they carry this secret
+ * header. One per process, so every interceptor instance (one per module) knows them.
+ */
+const marker = createRefreshMarker()
 
 type Handler = ReturnType<ExecutionContext['getHandler']>
 type Controller = ReturnType<ExecutionContext['getClass']>
@@ -74,7 +106,10 @@ function setHeaders(res: unknown, headers: Readonly<Record<string, string>>): vo
  * is the method + normalized URL + `vary` headers; Set-Cookie, `Cache-Control: no-store|private`
  * and Authorization bypass; ETag + If-None-Match answer 304; `X-Cache: HIT|MISS|STALE|BYPASS`
  * and `Age`; concurrent identical requests run the handler once; a stale response is served
- * while one request refreshes it.
+ * while one request refreshes it. A refresh (stale-while-revalidate, a HEAD miss) is a GET
+ * copy of the request dispatched through the whole app (the Express app in memory, or
+ * `fastify.inject`), so middleware, guards and pipes run for it and what the handler sends
+ * (status, headers) is stored.
  *
  * `@UseInterceptors(HttpCacheInterceptor)` on a controller or route, or
  * `{ provide: APP_INTERCEPTOR, useClass: HttpCacheInterceptor }` for every route. Works on
@@ -85,21 +120,27 @@ function setHeaders(res: unknown, headers: Readonly<Record<string, string>>): vo
 export class HttpCacheInterceptor implements NestInterceptor {
   readonly #responses: ResponseCache
   readonly #reflector: Reflector
+  readonly #adapterHost: HttpAdapterHost | undefined
   readonly #routes = new WeakMap<object, RouteInfo>()
+  #refreshRun: RefreshRun | null | undefined
 
   // Explicit @Inject: this package is built with esbuild, which emits no design:paramtypes.
   constructor(
     @Inject(HERDLESS_RESPONSE_CACHE) responses: ResponseCache,
     @Inject(Reflector) reflector: Reflector,
+    @Optional() @Inject(HttpAdapterHost) adapterHost?: HttpAdapterHost,
   ) {
     this.#responses = responses
     this.#reflector = reflector
+    this.#adapterHost = adapterHost
   }
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     if (context.getType() !== 'http') return next.handle()
     const http = context.switchToHttp()
     const req = http.getRequest<RequestLike>()
+    // A refresh run this interceptor dispatched: the handler runs, its response is captured.
+    if (isRefresh(req)) return next.handle()
     const res = http.getResponse<ResponseLike>()
     const method = req.method.toUpperCase()
     if (method !== 'GET' && method !== 'HEAD') {
@@ -143,7 +184,13 @@ export class HttpCacheInterceptor implements NestInterceptor {
           restore()
         }
       }
-      const refresh = async (): Promise<HandlerResult> => {
+      const dispatched = this.#refreshRunner()
+      const refresh = async (signal: AbortSignal): Promise<HandlerResult> => {
+        // A GET copy of the request through the whole app (docs/adapters.md rule 6).
+        if (dispatched !== null) return dispatched(req, plan.route.maxBodyBytes, signal)
+        // No app to dispatch through (an HTTP adapter other than Express or Fastify): the
+        // handler runs again with this request (a HEAD stays a HEAD), and the route's static
+        // status and @Header values are stored.
         const restore = hideConditionalHeaders(req.headers)
         try {
           return captureResponse(
@@ -184,6 +231,37 @@ export class HttpCacheInterceptor implements NestInterceptor {
     })
   }
 
+  /** How this app runs a refresh: through the Express app or Fastify's inject; null: neither. */
+  #refreshRunner(): RefreshRun | null {
+    if (this.#refreshRun !== undefined) return this.#refreshRun
+    const instance: unknown = this.#adapterHost?.httpAdapter?.getInstance()
+    if (instance === undefined) return null // not listening yet: decide on a later request
+    let run: RefreshRun | null = null
+    if (typeof (instance as Partial<InjectingInstance>).inject === 'function') {
+      const fastify = instance as InjectingInstance
+      run = (req, _maxBodyBytes, signal) => injectRefresh(fastify, req, signal)
+    } else if (
+      typeof instance === 'function' &&
+      typeof (instance as { handle?: unknown }).handle === 'function'
+    ) {
+      const dispatch = instance as Dispatch
+      run = (req, maxBodyBytes, signal) =>
+        dispatchRefresh(
+          {
+            dispatch,
+            url: req.originalUrl ?? req.url,
+            headers: req.headers,
+            remoteAddress: req.socket?.remoteAddress,
+            encrypted: req.socket?.encrypted === true,
+          },
+          maxBodyBytes,
+          signal,
+        )
+    }
+    this.#refreshRun = run
+    return run
+  }
+
   /** The route's options (@HttpCache + @CacheTTL), status and static headers, read once per handler. */
   #route(handler: Handler, controller: Controller): RouteInfo {
     let info = this.#routes.get(handler)
@@ -209,5 +287,35 @@ export class HttpCacheInterceptor implements NestInterceptor {
     info = { options, status, headers }
     this.#routes.set(handler, info)
     return info
+  }
+}
+
+/** A refresh run: marked in memory (Express), or by the secret header (Fastify's inject). */
+function isRefresh(req: RequestLike): boolean {
+  if (isRefreshRequest(req)) return true
+  if (!marker.take(req.headers)) return false
+  // Seen once: later interceptors of the chain read the mark from the request object.
+  Object.defineProperty(req, REFRESH_REQUEST, { value: true })
+  return true
+}
+
+/** A GET copy of the request through Fastify (its hooks, Nest's guards and pipes), captured. */
+async function injectRefresh(
+  fastify: InjectingInstance,
+  req: RequestLike,
+  signal: AbortSignal,
+): Promise<HandlerResult> {
+  const res = await fastify.inject({
+    method: 'GET',
+    url: req.url,
+    headers: { ...refreshRequestHeaders(req.headers, marker.header), ...marker.headers },
+    ...(req.ip === undefined ? {} : { remoteAddress: req.ip }),
+    signal,
+  })
+  return {
+    kind: 'captured',
+    status: res.statusCode,
+    headers: res.headers as HttpResponseHeaders,
+    body: res.rawPayload,
   }
 }

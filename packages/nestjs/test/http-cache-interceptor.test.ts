@@ -8,13 +8,18 @@ import 'reflect-metadata'
 import type { ResponseCache } from '@herdless/core'
 import { sharedRedis, uniquePrefix } from '@herdless/test-utils'
 import {
+  type CanActivate,
   Controller,
+  type ExecutionContext,
   Get,
   Header,
   type INestApplication,
   Module,
   NotFoundException,
   Param,
+  Req,
+  Res,
+  UseGuards,
   UseInterceptors,
 } from '@nestjs/common'
 import { FastifyAdapter } from '@nestjs/platform-fastify'
@@ -28,6 +33,15 @@ import {
   InjectResponseCache,
   NoCache,
 } from '../src'
+
+/** The methods of the requests that reached the guards (clients' and refresh runs). */
+const guarded: string[] = []
+class RecordingGuard implements CanActivate {
+  canActivate(context: ExecutionContext): boolean {
+    guarded.push(context.switchToHttp().getRequest<{ method: string }>().method)
+    return true
+  }
+}
 
 @Controller('r')
 @UseInterceptors(HttpCacheInterceptor)
@@ -59,6 +73,20 @@ class RoutesController {
   @Header('Cache-Control', 'public, max-age=60')
   async ttl(@Param('id') id: string): Promise<{ n: number }> {
     return { n: this.#count(`ttl:${id}`) }
+  }
+
+  @Get('refreshed/:id')
+  @UseGuards(RecordingGuard)
+  @HttpCache({ ttl: '1m' })
+  async refreshed(
+    @Param('id') id: string,
+    @Req() req: { method: string },
+    @Res({ passthrough: true }) res: { header(name: string, value: string): unknown },
+  ): Promise<string> {
+    const n = this.#count(`refreshed:${id}`)
+    // A header the cache stores (Link), set by this run: what a refresh run sets is stored too.
+    res.header('link', `</runs/${n}/${req.method}>; rel="related"`)
+    return 'body'
   }
 
   @Get('never/:id')
@@ -120,6 +148,21 @@ for (const platform of ['express', 'fastify'] as const) {
         expect(JSON.parse(r.text)).toMatchObject({ statusCode: 404, message: 'no 5' })
       }
       expect(controller.calls.get('missing:5')).toBe(2)
+    })
+
+    it('a cold HEAD is filled by a GET copy through the app (guards run), storing what the handler set', async () => {
+      guarded.length = 0
+      const head = await get('/r/refreshed/9', { method: 'HEAD' })
+      expect(head.headers.get('x-cache')).toBe('MISS')
+      expect(head.headers.get('link')).toBe('</runs/1/GET>; rel="related"')
+      expect(guarded).toEqual(['HEAD', 'GET'])
+      const hit = await get('/r/refreshed/9')
+      expect([hit.headers.get('x-cache'), hit.headers.get('link'), hit.text]).toEqual([
+        'HIT',
+        '</runs/1/GET>; rel="related"',
+        'body',
+      ])
+      expect(controller.calls.get('refreshed:9')).toBe(1)
     })
 
     it('the injected ResponseCache invalidates by path and by tag', async () => {
