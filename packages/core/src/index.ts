@@ -39,12 +39,13 @@ export {
   ValueTooLargeError,
   WriteSkippedError,
 } from './errors'
-export type { AdapterCache, RefreshMarker } from './http/adapter'
+export type { AdapterCache, InjectedResponse, RefreshInjector, RefreshMarker } from './http/adapter'
 export {
   adapterCache,
   BYPASS_HEADERS,
   createRefreshMarker,
   hideConditionalHeaders,
+  injectRefresh,
   isRefreshRequest,
   MISS_HEADERS,
   REFRESH_HEADER,

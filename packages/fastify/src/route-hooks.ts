@@ -2,12 +2,11 @@ import {
   type CacheOutcome,
   createRefreshMarker,
   type HandlerResult,
-  type HttpResponseHeaders,
   hideConditionalHeaders,
   InvalidOptionError,
+  injectRefresh,
   type ResponseCache,
   type RouteCacheOptions,
-  refreshRequestHeaders,
   STREAMED,
 } from '@herdless/core'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
@@ -94,21 +93,13 @@ export function createRouteHooks(fastify: FastifyInstance, rc: ResponseCache, op
     return r
   }
 
-  async function refresh(request: FastifyRequest, signal: AbortSignal): Promise<HandlerResult> {
-    const headers = { ...refreshRequestHeaders(request.headers, marker.header), ...marker.headers }
-    const res = await fastify.inject({
-      method: 'GET',
-      url: request.url,
-      headers,
-      remoteAddress: request.ip,
+  function refresh(request: FastifyRequest, signal: AbortSignal): Promise<HandlerResult> {
+    return injectRefresh(
+      fastify,
+      marker,
+      { url: request.url, headers: request.headers, remoteAddress: request.ip },
       signal,
-    })
-    return {
-      kind: 'captured',
-      status: res.statusCode,
-      headers: res.headers as HttpResponseHeaders,
-      body: res.rawPayload,
-    }
+    )
   }
 
   function send(request: FastifyRequest, reply: FastifyReply, outcome: CacheOutcome & { kind: 'response' }) {

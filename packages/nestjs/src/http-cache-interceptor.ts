@@ -5,13 +5,13 @@ import {
   type Duration,
   type HandlerResult,
   type HttpRequestInfo,
-  type HttpResponseHeaders,
   hideConditionalHeaders,
+  injectRefresh,
   isRefreshRequest,
   REFRESH_REQUEST,
+  type RefreshInjector,
   type ResponseCache,
   type RouteCacheOptions,
-  refreshRequestHeaders,
   STREAMED,
   toMs,
 } from '@herdless/core'
@@ -58,17 +58,6 @@ interface RequestLike {
   /** Fastify */
   ip?: string
   raw?: object
-}
-
-/** What platform-fastify's `getInstance()` offers for a refresh: `inject` (light-my-request). */
-interface InjectingInstance {
-  inject(options: {
-    method: 'GET'
-    url: string
-    headers: Record<string, string | string[]>
-    remoteAddress?: string
-    signal?: AbortSignal
-  }): Promise<{ statusCode: number; headers: Record<string, unknown>; rawPayload: Buffer }>
 }
 
 type RefreshRun = (req: RequestLike, maxBodyBytes: number, signal: AbortSignal) => Promise<HandlerResult>
@@ -237,9 +226,11 @@ export class HttpCacheInterceptor implements NestInterceptor {
     const instance: unknown = this.#adapterHost?.httpAdapter?.getInstance()
     if (instance === undefined) return null // not listening yet: decide on a later request
     let run: RefreshRun | null = null
-    if (typeof (instance as Partial<InjectingInstance>).inject === 'function') {
-      const fastify = instance as InjectingInstance
-      run = (req, _maxBodyBytes, signal) => injectRefresh(fastify, req, signal)
+    if (typeof (instance as Partial<RefreshInjector>).inject === 'function') {
+      // A GET copy through Fastify (its hooks, Nest's guards and pipes), captured.
+      const fastify = instance as RefreshInjector
+      run = (req, _maxBodyBytes, signal) =>
+        injectRefresh(fastify, marker, { url: req.url, headers: req.headers, remoteAddress: req.ip }, signal)
     } else if (
       typeof instance === 'function' &&
       typeof (instance as { handle?: unknown }).handle === 'function'
@@ -297,25 +288,4 @@ function isRefresh(req: RequestLike): boolean {
   // Seen once: later interceptors of the chain read the mark from the request object.
   Object.defineProperty(req, REFRESH_REQUEST, { value: true })
   return true
-}
-
-/** A GET copy of the request through Fastify (its hooks, Nest's guards and pipes), captured. */
-async function injectRefresh(
-  fastify: InjectingInstance,
-  req: RequestLike,
-  signal: AbortSignal,
-): Promise<HandlerResult> {
-  const res = await fastify.inject({
-    method: 'GET',
-    url: req.url,
-    headers: { ...refreshRequestHeaders(req.headers, marker.header), ...marker.headers },
-    ...(req.ip === undefined ? {} : { remoteAddress: req.ip }),
-    signal,
-  })
-  return {
-    kind: 'captured',
-    status: res.statusCode,
-    headers: res.headers as HttpResponseHeaders,
-    body: res.rawPayload,
-  }
 }

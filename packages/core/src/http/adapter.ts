@@ -3,8 +3,9 @@ import { type Cache, createCache } from '../cache'
 import { type Duration, toMs } from '../duration'
 import { InvalidOptionError } from '../errors'
 import type { CacheOptions } from '../options'
+import { refreshRequestHeaders } from './headers'
 import { DEFAULT_REFRESH_TIMEOUT } from './options'
-import type { HandlerResult } from './types'
+import type { HandlerResult, HttpRequestHeaders, HttpResponseHeaders } from './types'
 
 /**
  * The pieces every web adapter needs besides `ResponseCache`, written once (docs/adapters.md
@@ -104,6 +105,54 @@ export function createRefreshMarker(): RefreshMarker {
       const b = Buffer.from(mark)
       return b.length === secretBytes.length && timingSafeEqual(b, secretBytes)
     },
+  }
+}
+
+/** What `injectRefresh` needs of an app that injects requests (Fastify's `inject`). */
+export interface RefreshInjector {
+  /** Run a request through the app in memory and resolve to its complete response. */
+  inject(options: {
+    method: 'GET'
+    url: string
+    headers: Record<string, string | string[]>
+    remoteAddress?: string
+    signal?: AbortSignal
+  }): Promise<InjectedResponse>
+}
+
+/** The part of an injected request's response a refresh stores. */
+export interface InjectedResponse {
+  /** The status the handler sent. */
+  statusCode: number
+  /** The response headers, as the app sent them. */
+  headers: Record<string, unknown>
+  /** The body bytes. */
+  rawPayload: Buffer
+}
+
+/**
+ * A refresh run through an app's `inject` (Fastify, light-my-request): a GET copy of the request
+ * (validators and body framing dropped) carrying the marker's secret header, so the app's hooks
+ * run and the adapter recognises it; the response is captured as the handler sent it.
+ */
+export async function injectRefresh(
+  app: RefreshInjector,
+  marker: RefreshMarker,
+  request: { url: string; headers: HttpRequestHeaders; remoteAddress?: string | undefined },
+  signal: AbortSignal,
+): Promise<HandlerResult> {
+  const res = await app.inject({
+    method: 'GET',
+    url: request.url,
+    headers: { ...refreshRequestHeaders(request.headers, marker.header), ...marker.headers },
+    ...(request.remoteAddress === undefined ? {} : { remoteAddress: request.remoteAddress }),
+    signal,
+  })
+  return {
+    kind: 'captured',
+    status: res.statusCode,
+    headers: res.headers as HttpResponseHeaders,
+    body: res.rawPayload,
   }
 }
 
