@@ -74,6 +74,28 @@ describe('history checker', () => {
     expect(check([...ops, { ...stall, p: 2 }]).violations).toHaveLength(1)
   })
 
+  it('does not hold a read whose own tag lookup failed to tag invalidations (failOpen), and nothing else', () => {
+    const tagFail = (p: number, at: number): Op => ({
+      type: 'event',
+      p,
+      name: 'error',
+      at: T + at,
+      detail: 'E_STORE_UNAVAILABLE:tags',
+    })
+    const tags = inv(1, 'tags', 2, 0, 2)
+    // Without the failed lookup: a violation. With it, in the reader's process during the read: none.
+    expect(check([tags, read(0, 1, 'l2', 50, 60)]).violations).toHaveLength(1)
+    const excused = check([tags, read(0, 1, 'l2', 50, 60), tagFail(0, 58)])
+    expect(excused.violations).toHaveLength(0)
+    expect(excused.stats.tagsUnchecked).toBe(1)
+    // Another process's failure, one outside the read, or a delete instead of a tag: still flagged.
+    expect(check([tags, read(0, 1, 'l2', 50, 60), tagFail(2, 58)]).violations).toHaveLength(1)
+    expect(check([tags, read(0, 1, 'l2', 50, 60), tagFail(0, 70)]).violations).toHaveLength(1)
+    expect(
+      check([inv(1, 'delete', 2, 0, 2), read(0, 1, 'l2', 50, 60), tagFail(0, 58)]).violations,
+    ).toHaveLength(1)
+  })
+
   it('treats a read starting within 1 ms of the end as concurrent', () => {
     expect(check([inv(1, 'delete', 2, 0, 2), read(1, 1, 'l2', 2.5)]).violations).toHaveLength(0)
     expect(check([inv(1, 'delete', 2, 0, 2), read(1, 1, 'l2', 3.5)]).violations).toHaveLength(1)

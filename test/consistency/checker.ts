@@ -131,6 +131,8 @@ export interface CheckResult {
     lateOldLoads: number
     /** Checked reads within 250 ms of such a late old load ending (where a missing fence shows). */
     racyReads: number
+    /** Read-invalidation pairs left unchecked: the read's tag lookup failed (failOpen, documented). */
+    tagsUnchecked: number
     /** Rule 5: quiet intervals and how many loads each saw. */
     epochs: number
     loadsPerEpoch: Record<string, number>
@@ -169,6 +171,14 @@ export function check(ops: readonly Op[], options: CheckOptions = {}): CheckResu
     if (e.name !== 'error') continue
     push(errorsOf, e.p, e.at)
   }
+  // docs/consistency.md: "a tag lookup fails: with failOpen the entry counts as valid". A read
+  // whose process reported a failed tag lookup while it ran is not held to tag invalidations.
+  const tagFailuresOf = new Map<number, number[]>()
+  for (const e of events) {
+    if (e.name === 'error' && e.detail?.endsWith(':tags') === true) push(tagFailuresOf, e.p, e.at)
+  }
+  const tagsUnknown = (r: ReadOp) =>
+    (tagFailuresOf.get(r.p) ?? []).some((t) => t >= r.start - tie && t <= r.end + tie)
   const sure = (x: InvalidationOp) =>
     x.error === undefined &&
     !(errorsOf.get(x.p) ?? []).some((t) => t >= x.start - tie && t <= x.end + tie) &&
@@ -221,6 +231,7 @@ export function check(ops: readonly Op[], options: CheckOptions = {}): CheckResu
   let readErrors = 0
   let checked = 0
   let racyReads = 0
+  let tagsUnchecked = 0
   for (const r of reads) {
     if (r.error !== undefined) {
       readErrors++
@@ -248,6 +259,10 @@ export function check(ops: readonly Op[], options: CheckOptions = {}): CheckResu
         continue
       }
       if (r.p !== x.p && x.type === 'tags' && r.start <= x.end + tagWindowMs) continue
+      if (x.type === 'tags' && tagsUnknown(r)) {
+        tagsUnchecked++
+        continue
+      }
       const w = producer.get(`${r.key}\0${value}`)
       if (w !== undefined && w.type === 'set' && w.end >= x.start - tie) continue
       if (worst === undefined || v > (worst.versions[r.key] ?? 0)) worst = x
@@ -296,6 +311,7 @@ export function check(ops: readonly Op[], options: CheckOptions = {}): CheckResu
       checked,
       lateOldLoads,
       racyReads,
+      tagsUnchecked,
       epochs: epochs.length,
       loadsPerEpoch,
       epochsOverBound: epochs.filter((e) => e.loads > 1 + e.failed + e.excused),

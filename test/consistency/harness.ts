@@ -231,7 +231,7 @@ export function verdict(
   const lines = [
     `[consistency] ${label}: ${s.ops} ops, ${s.reads} reads (${s.readErrors} failed) by source ${JSON.stringify(s.bySource)}`,
     `  invalidations ${s.invalidations} (${s.unsure} unsure), loads ${s.loads} (${s.loadsFailed} threw), writes ${written} stored / ${fenced} fenced, bus reconnects ${reconnects}`,
-    `  checked reads ${s.checked}, late old loads ${s.lateOldLoads}, racy reads ${s.racyReads}`,
+    `  checked reads ${s.checked}, late old loads ${s.lateOldLoads}, racy reads ${s.racyReads}, unchecked by a failed tag lookup ${s.tagsUnchecked}`,
     `  rule 5: ${s.epochs} quiet intervals, loads per interval ${JSON.stringify(s.loadsPerEpoch)}, over the bound ${s.epochsOverBound.length}`,
     `  violations: ${result.violations.length} (rule 1: ${result.violations.filter((v) => v.rule === 1).length}, rule 3: ${result.violations.filter((v) => v.rule === 3).length}) after ${JSON.stringify(byType(result))}`,
   ]
