@@ -8,6 +8,7 @@ import {
   startCluster,
   uniquePrefix,
 } from '@herdless/test-utils'
+import { Redis } from 'ioredis'
 import { afterEach, describe, expect, it } from 'vitest'
 import { expectedValue, Load, report } from './load'
 
@@ -81,6 +82,20 @@ function ownerOf(slot: number, primaries: readonly NodeInfo[]): NodeInfo {
   return p
 }
 
+/** Keys matching `pattern` on every primary, asked of each node directly. */
+async function keysOnPrimaries(c: RedisCluster, pattern: string): Promise<string[]> {
+  const found: string[] = []
+  for (const p of await c.primaries()) {
+    const node = new Redis(p.port, p.host)
+    try {
+      found.push(...(await node.keys(pattern)))
+    } finally {
+      node.disconnect()
+    }
+  }
+  return found.sort()
+}
+
 function clusterCache(c: RedisCluster): Cache {
   return createCache({
     redis: { cluster: c.startupNodes },
@@ -143,6 +158,59 @@ describe('L2 hits on a 3+3 cluster while slots migrate', () => {
     // After: the client's slot map is stale for the moved slot (MOVED), then refreshed.
     for (let i = 0; i < 3; i++) await burst(ALL)
     expect(clean(seen)).toEqual(CLEAN)
+  })
+
+  it('invalidatePattern inside the ASK window deletes every matching key, and fences a load in flight', async () => {
+    // SCAN finds the moved keys on the importing node, which answers a plain UNLINK with MOVED:
+    // those deletions failed silently (the entries and a lease survived, so the fenced load's old
+    // value was stored after the pattern completed). The seen-in-soak bug, on purpose here.
+    cluster = await startCluster()
+    cache = clusterCache(cluster)
+    await warm(cache)
+    const errors: string[] = []
+    cache.on('error', (e) => errors.push(`${e.operation}: ${e.error.message}`))
+    const c = cache
+    let release: (v: string) => void = () => {}
+    let started: () => void = () => {}
+    const holding = new Promise<void>((r) => {
+      started = r
+    })
+    // A cold key of the hot slot, loading (its lease in the slot) across the whole migration.
+    const inFlight = c.getOrSet('hot}:cold', () => {
+      started()
+      return new Promise<string>((r) => {
+        release = r
+      })
+    })
+    await holding
+    const hotSlot = keySlot(c.entryKey(HOT[0] as string))
+    const primaries = await cluster.primaries()
+    const from = ownerOf(hotSlot, primaries)
+    const to = primaries.find((p) => p.id !== from.id) as NodeInfo
+    let deleted = -1
+    let remainingAtPattern = -1
+    await cluster.reshard({
+      from: from.id,
+      to: to.id,
+      slots: [hotSlot],
+      batchSize: 10,
+      onBatch: async ({ remainingKeys }) => {
+        if (deleted !== -1 || remainingKeys > HOT.length / 2) return
+        remainingAtPattern = remainingKeys
+        deleted = await c.invalidatePattern('hot}*')
+      },
+    })
+    // The pattern ran with keys of the slot on both sides.
+    expect(remainingAtPattern).toBeGreaterThan(0)
+    expect(errors).toEqual([])
+    expect(deleted).toBe(HOT.length)
+    release('old')
+    expect(await inFlight).toBe('old')
+    // Nothing of the pattern is left on any node (entries and the lease), and the load that
+    // began before it stored nothing.
+    expect(await keysOnPrimaries(cluster, '*{hot}*')).toEqual([])
+    const after = await c.getOrSetResult('hot}:cold', () => 'new')
+    expect(after).toEqual({ value: 'new', source: 'loader' })
   })
 
   it('during and after redis-cli --cluster reshard and rebalance: no false miss, error or wrong value', async () => {

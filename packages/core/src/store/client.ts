@@ -67,6 +67,8 @@ export interface Client {
   mget(keys: readonly string[]): Promise<Array<string | null>>
   /** SET, with PX when `px` > 0. */
   set(key: string, value: string | Buffer, px: number): Promise<void>
+  /** UNLINK one key, routed by its slot (a cluster follows MOVED and ASK): 1 or 0. */
+  unlink(key: string): Promise<number>
   /**
    * EVALSHA, falling back to EVAL once on NOSCRIPT (restart, failover, SCRIPT FLUSH). With
    * `buffers` bulk replies are Buffers (entry bytes are binary); else strings. Routed by keys[0].
@@ -87,6 +89,8 @@ export interface Client {
   slotMap(): ReadonlyArray<readonly string[] | undefined>
   /** Ask the client to refresh its slot map (coalesced by the library; no-op where it cannot). */
   refreshSlots(): void
+  /** Refresh the slot map and resolve when done (or failed: the old map stays). */
+  refreshSlotsNow(): Promise<void>
   publish(channel: string, payload: Buffer): Promise<unknown>
   spublish(channel: string, payload: Buffer): Promise<unknown>
   /**

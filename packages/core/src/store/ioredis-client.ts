@@ -125,6 +125,11 @@ export class IoredisClient implements Client {
     else await this.raw.set(key, value)
   }
 
+  async unlink(key: string): Promise<number> {
+    this.#coalescer?.hold()
+    return Number(await this.raw.unlink(key))
+  }
+
   async evalScript(
     script: ScriptSource,
     keys: readonly string[],
@@ -168,6 +173,18 @@ export class IoredisClient implements Client {
 
   refreshSlots(): void {
     if (this.cluster && this.raw.status === 'ready') (this.raw as Cluster).refreshSlotsCache()
+  }
+
+  refreshSlotsNow(): Promise<void> {
+    if (!this.cluster || this.raw.status !== 'ready') return Promise.resolve()
+    // A refresh already under way ends without calling a new callback: bounded by a timer.
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 1_000)
+      ;(this.raw as Cluster).refreshSlotsCache(() => {
+        clearTimeout(timer)
+        resolve()
+      })
+    })
   }
 
   publish(channel: string, payload: Buffer): Promise<unknown> {

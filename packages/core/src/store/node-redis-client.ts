@@ -163,6 +163,10 @@ export class NodeRedisClient implements Client {
     await this.#send(key, false, px > 0 ? ['SET', key, value, 'PX', String(px)] : ['SET', key, value])
   }
 
+  async unlink(key: string): Promise<number> {
+    return Number(await this.#send(key, false, ['UNLINK', key]))
+  }
+
   async evalScript(
     script: ScriptSource,
     keys: readonly string[],
@@ -208,6 +212,10 @@ export class NodeRedisClient implements Client {
 
   refreshSlots(): void {
     // node-redis rediscovers the slot map itself on MOVED and on node errors.
+  }
+
+  refreshSlotsNow(): Promise<void> {
+    return Promise.resolve()
   }
 
   publish(channel: string, payload: Buffer): Promise<unknown> {

@@ -150,10 +150,24 @@ export class RedisStore implements Store {
     accept: (key: string) => boolean,
     count: (key: string) => boolean,
   ): Promise<number> {
-    const counts = await Promise.all(
-      this.client.primaries().map((node) => scanAndUnlink(node, pattern, batch, accept, count)),
-    )
-    return counts.reduce((a, b) => a + b, 0)
+    const client = this.client
+    let deleted = 0
+    for (let scan = 1; ; scan++) {
+      const before = this.#cluster ? owners(client) : ''
+      const stale = { seen: false }
+      const counts = await Promise.all(
+        client.primaries().map((node) => scanAndUnlink(client, node, pattern, batch, accept, count, stale)),
+      )
+      deleted += counts.reduce((a, b) => a + b, 0)
+      // A cluster whose map moved under the scan (a failover, a reshard) may hold a matching key
+      // on a node the scan did not cover, or covered before the key arrived: scan again on the
+      // refreshed map, and fail (the caller reports it) rather than claim a complete scan.
+      if (!this.#cluster || (!stale.seen && owners(client) === before)) return deleted
+      if (scan === MAX_SCANS) {
+        throw new Error(`the cluster's slot map kept changing during ${MAX_SCANS} scans for ${pattern}`)
+      }
+      await client.refreshSlotsNow()
+    }
   }
 
   async getTagTimes(keys: readonly string[]): Promise<number[]> {
@@ -178,12 +192,25 @@ export class RedisStore implements Store {
   }
 }
 
+/** Scans of one deleteMatching on a cluster whose slot map changes under it, before it fails. */
+const MAX_SCANS = 3
+
+/** Who owns each slot, as the client's map says (one string to compare before and after a scan). */
+function owners(client: Client): string {
+  return client
+    .slotMap()
+    .map((s) => s?.[0] ?? '')
+    .join(',')
+}
+
 async function scanAndUnlink(
+  client: Client,
   node: NodeConnection,
   pattern: string,
   batch: number,
   accept: (key: string) => boolean,
   count: (key: string) => boolean,
+  stale: { seen: boolean },
 ): Promise<number> {
   let cursor = '0'
   let deleted = 0
@@ -194,8 +221,20 @@ async function scanAndUnlink(
     if (keys.length === 0) continue
     // Keys on one node still span many slots: UNLINK each (pipelined), never cross-slot.
     const res = await node.unlinkEach(keys)
+    const refused: string[] = []
     res.forEach((n, i) => {
-      if (n === 1 && count(keys[i] as string)) deleted++
+      const key = keys[i] as string
+      if (n === null) refused.push(key)
+      else if (n === 1 && count(key)) deleted++
+    })
+    if (refused.length === 0) continue
+    // The node no longer serves these keys' slots (MOVED, ASK during a migration, a replica the
+    // map still calls a primary): delete each where the cluster routes it. A key that cannot be
+    // deleted fails the call, never silently: a lease left behind would let a load it fences write.
+    stale.seen = true
+    const again = await Promise.all(refused.map((key) => client.unlink(key)))
+    again.forEach((n, i) => {
+      if (n === 1 && count(refused[i] as string)) deleted++
     })
   } while (cursor !== '0')
   return deleted
