@@ -124,20 +124,12 @@ export async function createContender(id: ContenderId, s: Setup): Promise<Conten
   }
 }
 
-/** Naive cache-aside on a bare client: GET + unpack; on a miss load, pack, SET PX. No protection at all. */
-function raw(s: Setup): Contender {
-  const redis = new Redis(s.url, { enableAutoPipelining: true })
+/** The raw contenders' calls on a bare client (Redis or Cluster): GET + unpack; on a miss load, pack, SET PX. */
+function cacheAside(redis: Redis | Cluster, s: Setup): Pick<Contender, 'getOrSet' | 'set' | 'close'> {
   const packr = new Packr(PACKR_OPTIONS)
   const px = s.ttlMs
   const k = (key: string) => `${s.prefix}:${key}`
   return {
-    id: 'raw',
-    label: LABELS.raw,
-    config: [
-      `const redis = new Redis(url, { enableAutoPipelining: true })`,
-      `const packr = new Packr(${JSON.stringify(PACKR_OPTIONS)}) // what @herdless/core uses`,
-      `// getOrSet: GET -> packr.unpack; miss: value = await loader(); SET key packr.pack(value) PX ${px}`,
-    ].join('\n'),
     async getOrSet(key, loader) {
       const bytes = await redis.getBuffer(k(key))
       if (bytes !== null) return packr.unpack(bytes)
@@ -154,6 +146,22 @@ function raw(s: Setup): Contender {
   }
 }
 
+/** Naive cache-aside on a bare client: GET + unpack; on a miss load, pack, SET PX. No protection at all. */
+function raw(s: Setup): Contender {
+  const redis = new Redis(s.url, { enableAutoPipelining: true })
+  const px = s.ttlMs
+  return {
+    id: 'raw',
+    label: LABELS.raw,
+    config: [
+      `const redis = new Redis(url, { enableAutoPipelining: true })`,
+      `const packr = new Packr(${JSON.stringify(PACKR_OPTIONS)}) // what @herdless/core uses`,
+      `// getOrSet: GET -> packr.unpack; miss: value = await loader(); SET key packr.pack(value) PX ${px}`,
+    ].join('\n'),
+    ...cacheAside(redis, s),
+  }
+}
+
 function clusterNodes(s: Setup): Array<{ host: string; port: number }> {
   if (s.cluster === undefined || s.cluster.length === 0)
     throw new Error('a *-cluster contender needs setup.cluster')
@@ -164,9 +172,7 @@ function clusterNodes(s: Setup): Array<{ host: string; port: number }> {
 async function rawCluster(s: Setup, autoPipelining: boolean): Promise<Contender> {
   const redis = new Cluster(clusterNodes(s), { enableAutoPipelining: autoPipelining })
   await redis.ping() // slot map loaded before the clock starts
-  const packr = new Packr(PACKR_OPTIONS)
   const px = s.ttlMs
-  const k = (key: string) => `${s.prefix}:${key}`
   const id: ContenderId = autoPipelining ? 'raw-cluster' : 'raw-cluster-plain'
   return {
     id,
@@ -176,19 +182,7 @@ async function rawCluster(s: Setup, autoPipelining: boolean): Promise<Contender>
       `const packr = new Packr(${JSON.stringify(PACKR_OPTIONS)})`,
       `// getOrSet: GET -> packr.unpack; miss: value = await loader(); SET key packr.pack(value) PX ${px}`,
     ].join('\n'),
-    async getOrSet(key, loader) {
-      const bytes = await redis.getBuffer(k(key))
-      if (bytes !== null) return packr.unpack(bytes)
-      const value = await loader()
-      await redis.set(k(key), packr.pack(value), 'PX', px)
-      return value
-    },
-    async set(key, value) {
-      await redis.set(k(key), packr.pack(value), 'PX', px)
-    },
-    async close() {
-      await redis.quit()
-    },
+    ...cacheAside(redis, s),
   }
 }
 

@@ -106,6 +106,28 @@ async function warm(c: Contender, keys: readonly string[]): Promise<void> {
   if (!isProfile(v, 7)) throw new Error(`${c.label}: warm key read back wrong: ${JSON.stringify(v)}`)
 }
 
+/** Warm every row's keys, then count loads from zero. */
+async function warmAll(rows: readonly Row[], keys: readonly string[]): Promise<void> {
+  for (const r of rows) await warm(r.contender, keys)
+  for (const r of rows) r.loads = 0
+}
+
+/** Hits on warm keys in alternating rounds (hitCall); each row gets its measurement. */
+async function measureHits(
+  ctx: BenchContext,
+  plan: Plan,
+  rows: Row[],
+  keys: readonly string[],
+  sampleEvery: number,
+): Promise<void> {
+  const measured = await runRounds(
+    rows.map((r) => ({ name: r.contender.label, call: hitCall(r.contender, keys, plan.concurrency, r) })),
+    { ...plan, sampleEvery },
+    ctx.log,
+  )
+  for (const r of rows) r.measured = measured.get(r.contender.label)
+}
+
 async function closeAll(rows: readonly Row[]): Promise<void> {
   await Promise.allSettled(rows.map((r) => r.contender.close()))
 }
@@ -119,14 +141,8 @@ export async function l2Hit(ctx: BenchContext, plan: Plan): Promise<ScenarioResu
     for (const id of ids)
       rows.push({ contender: await createContender(id, baseSetup(ctx, id, 'l2', 10_000)), loads: 0 })
     const keys = keyRing(plan.hotKeys, 'user')
-    for (const r of rows) await warm(r.contender, keys)
-    for (const r of rows) r.loads = 0
-    const measured = await runRounds(
-      rows.map((r) => ({ name: r.contender.label, call: hitCall(r.contender, keys, plan.concurrency, r) })),
-      { ...plan, sampleEvery: 1 },
-      ctx.log,
-    )
-    for (const r of rows) r.measured = measured.get(r.contender.label)
+    await warmAll(rows, keys)
+    await measureHits(ctx, plan, rows, keys, 1)
   } finally {
     await closeAll(rows)
   }
@@ -182,14 +198,8 @@ export async function l2HitCluster(ctx: BenchContext, plan: Plan): Promise<Scena
         loads: 0,
       })
     const keys = keyRing(plan.hotKeys, 'user')
-    for (const r of rows) await warm(r.contender, keys)
-    for (const r of rows) r.loads = 0
-    const measured = await runRounds(
-      rows.map((r) => ({ name: r.contender.label, call: hitCall(r.contender, keys, plan.concurrency, r) })),
-      { ...plan, sampleEvery: 1 },
-      ctx.log,
-    )
-    for (const r of rows) r.measured = measured.get(r.contender.label)
+    await warmAll(rows, keys)
+    await measureHits(ctx, plan, rows, keys, 1)
   } finally {
     await closeAll(rows)
     await cluster.stop()
@@ -247,17 +257,11 @@ export async function l1Hit(ctx: BenchContext, plan: Plan): Promise<ScenarioResu
     for (const id of ids)
       rows.push({ contender: await createContender(id, baseSetup(ctx, id, 'l1', 10_000)), loads: 0 })
     const keys = keyRing(plan.hotKeys, 'user')
-    for (const r of rows) await warm(r.contender, keys)
-    for (const r of rows) r.loads = 0
+    await warmAll(rows, keys)
     const h = rows[1]?.contender
     herdlessTier = (await h?.hitTier?.(keys[3] as string)) ?? 'unknown'
-    const measured = await runRounds(
-      rows.map((r) => ({ name: r.contender.label, call: hitCall(r.contender, keys, plan.concurrency, r) })),
-      // An L1 hit costs about as much as reading the clock: time one call in 32.
-      { ...plan, sampleEvery: 32 },
-      ctx.log,
-    )
-    for (const r of rows) r.measured = measured.get(r.contender.label)
+    // An L1 hit costs about as much as reading the clock: time one call in 32.
+    await measureHits(ctx, plan, rows, keys, 32)
   } finally {
     await closeAll(rows)
   }
